@@ -1,0 +1,1 @@
+"""Device profiles shipped with the engine (YAML data files)."""
