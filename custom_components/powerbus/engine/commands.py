@@ -1,0 +1,301 @@
+"""Run device commands: validated multi-step sequences of writes, waits and checks.
+
+A command is validated as a whole before anything is sent: every parameter is
+checked against its type, range and choices, every write is encoded, and a
+dangerous command needs an explicit confirmation. Only then do the steps run, in
+order. A check step reads back and either lets the command go on or ends it with
+the outcome the device reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .bus import Bus
+from .codecs import decode_point, encode_point
+from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
+from .models import (
+    CheckStep,
+    Command,
+    Outcome,
+    ParamSpec,
+    Point,
+    Profile,
+    Table,
+    Value,
+    ValueRef,
+    WaitStep,
+    WriteStep,
+)
+
+ParamValue = Value | list[int]
+Sleep = Callable[[float], Awaitable[None]]
+
+_S16_MIN = -32768
+_U16_MAX = 0xFFFF
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Write:
+    """A fully encoded write."""
+
+    table: Table
+    address: int
+    registers: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Check:
+    """A read-back with the value it must show or the outcomes it may show."""
+
+    step: CheckStep
+    point: Point | None
+    expected: Value | None
+
+
+_Operation = _Write | WaitStep | _Check
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandResult:
+    """What a command did."""
+
+    command: str
+    outcome: str
+    writes: int
+    duration: float
+    readback: Mapping[str, Value | None]
+
+
+def validate_params(command: Command, given: Mapping[str, Any]) -> dict[str, ParamValue]:
+    """Check and normalise the parameters of ``command``; WriteValidationError names the key."""
+    known = {spec.key for spec in command.params}
+    for key in given:
+        if key not in known:
+            raise WriteValidationError(f"{command.key}: unknown parameter '{key}'")
+    values: dict[str, ParamValue] = {}
+    for spec in command.params:
+        if spec.key in given:
+            values[spec.key] = _validate_param(command.key, spec, given[spec.key])
+        elif spec.default is not None:
+            values[spec.key] = _validate_param(command.key, spec, spec.default)
+        else:
+            raise WriteValidationError(f"{command.key}: parameter '{spec.key}' is required")
+    return values
+
+
+def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
+    """One parameter, checked against its kind, range, choices and length."""
+    where = f"{command}: parameter '{spec.key}'"
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise WriteValidationError(f"{where} must be true or false")
+        return value
+    if spec.kind == "choice":
+        if isinstance(value, str) and value in spec.choices:
+            return spec.choices[value]
+        if isinstance(value, int) and not isinstance(value, bool) and value in spec.choices.values():
+            return value
+        raise WriteValidationError(f"{where} must be one of {', '.join(spec.choices)}")
+    if spec.kind == "int_list":
+        if not isinstance(value, Sequence) or isinstance(value, str):
+            raise WriteValidationError(f"{where} must be a list of {spec.length} integers")
+        if len(value) != spec.length:
+            raise WriteValidationError(f"{where} must hold exactly {spec.length} values, not {len(value)}")
+        return [_number(where, spec, item, integer=True, index=i) for i, item in enumerate(value)]
+    number = _number(where, spec, value, integer=spec.kind == "int")
+    return int(number) if spec.kind == "int" else float(number)
+
+
+def _number(where: str, spec: ParamSpec, value: Any, *, integer: bool, index: int | None = None) -> int:
+    """A number within the parameter's range (an integer when ``integer``)."""
+    label = where if index is None else f"{where}[{index}]"
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise WriteValidationError(f"{label} must be a number, not {value!r}")
+    if integer and value != int(value):
+        raise WriteValidationError(f"{label} must be a whole number, not {value!r}")
+    if spec.minimum is not None and value < spec.minimum:
+        raise WriteValidationError(f"{label} is {value}, below the minimum {spec.minimum:g}")
+    if spec.maximum is not None and value > spec.maximum:
+        raise WriteValidationError(f"{label} is {value}, above the maximum {spec.maximum:g}")
+    return value  # type: ignore[no-any-return]
+
+
+def plan_command(profile: Profile, command: Command, params: Mapping[str, ParamValue]) -> list[_Operation]:
+    """Resolve every step into an encoded operation; nothing is sent here."""
+    operations: list[_Operation] = []
+    for step in command.steps:
+        if isinstance(step, WaitStep):
+            operations.append(step)
+        elif isinstance(step, WriteStep):
+            operations.append(_plan_write(profile, command, step, params))
+        else:
+            point = profile.point(step.point) if step.point else None
+            expected = _resolve_scalar(command, step.equals, params) if step.equals else None
+            operations.append(_Check(step=step, point=point, expected=expected))
+    writes = [op for op in operations if isinstance(op, _Write)]
+    for write in writes:
+        if len(write.registers) > profile.limits.max_write_registers:
+            raise WriteValidationError(
+                f"{command.key}: a write of {len(write.registers)} registers exceeds the device's "
+                f"limit of {profile.limits.max_write_registers}"
+            )
+    return operations
+
+
+def _plan_write(profile: Profile, command: Command, step: WriteStep, params: Mapping[str, ParamValue]) -> _Write:
+    """Encode one write step."""
+    if step.point is not None:
+        point = profile.point(step.point)
+        value = _resolve_scalar(command, step.values[0], params)
+        return _Write(table=point.table, address=point.address, registers=tuple(encode_point(point, value)))
+    assert step.address is not None  # guaranteed by the profile loader
+    registers: list[int] = []
+    for ref in step.values:
+        resolved = _resolve(ref, params)
+        items = resolved if isinstance(resolved, list) else [resolved]
+        registers.extend(_raw_register(command, item) for item in items)
+    return _Write(table=step.table, address=step.address, registers=tuple(registers))
+
+
+def _resolve(ref: ValueRef, params: Mapping[str, ParamValue]) -> Value | list[int]:
+    """The value a reference stands for."""
+    if ref.param is None:
+        return ref.literal if ref.literal is not None else 0
+    value = params[ref.param]
+    if isinstance(value, list) or isinstance(value, str | bool) or ref.factor == 1:
+        return value
+    return value * ref.factor
+
+
+def _resolve_scalar(command: Command, ref: ValueRef, params: Mapping[str, ParamValue]) -> Value:
+    """A reference that must stand for one value."""
+    value = _resolve(ref, params)
+    if isinstance(value, list):
+        raise WriteValidationError(f"{command.key}: a list parameter cannot be written to one point")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _raw_register(command: Command, value: Value) -> int:
+    """A value as one raw register (negative values as two's complement)."""
+    if isinstance(value, str) or isinstance(value, float) and not value.is_integer():
+        raise WriteValidationError(f"{command.key}: {value!r} is not a register value")
+    number = int(value)
+    if not _S16_MIN <= number <= _U16_MAX:
+        raise WriteValidationError(f"{command.key}: {number} does not fit in one register")
+    return number & _U16_MAX
+
+
+async def run_command(
+    bus: Bus,
+    profile: Profile,
+    unit: int,
+    key: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    confirm: bool = False,
+    sleep: Sleep = asyncio.sleep,
+) -> CommandResult:
+    """Validate and run command ``key`` of ``profile`` on ``unit``."""
+    try:
+        command = profile.command(key)
+    except KeyError:
+        raise WriteValidationError(f"{profile.key} has no command '{key}'") from None
+    values = validate_params(command, params or {})
+    operations = plan_command(profile, command, values)
+    if command.dangerous and not confirm:
+        raise ConfirmationRequiredError(f"{command.key} is dangerous and needs an explicit confirmation")
+    started = time.monotonic()
+    if command.session is None:
+        return await _execute(bus, profile, unit, command, operations, sleep, started)
+    async with bus.session(unit, command.session):
+        return await _execute(bus, profile, unit, command, operations, sleep, started)
+
+
+async def _execute(
+    bus: Bus,
+    profile: Profile,
+    unit: int,
+    command: Command,
+    operations: Sequence[_Operation],
+    sleep: Sleep,
+    started: float,
+) -> CommandResult:
+    """Send the operations in order; stop at the first check that fails."""
+    writes = 0
+    readback: dict[str, Value | None] = {}
+    outcome = "done"
+    for operation in operations:
+        if isinstance(operation, WaitStep):
+            await sleep(operation.seconds)
+        elif isinstance(operation, _Write):
+            if operation.table is Table.COIL:
+                await bus.write_coils(unit, operation.address, [bool(r) for r in operation.registers], profile.limits)
+            else:
+                await bus.write_registers(unit, operation.address, list(operation.registers), profile.limits)
+            writes += 1
+        else:
+            label, value, matched = await _check(bus, profile, unit, command, operation, sleep)
+            readback[label] = value
+            if matched is not None:
+                outcome = matched.key
+    return CommandResult(
+        command=command.key,
+        outcome=outcome,
+        writes=writes,
+        duration=time.monotonic() - started,
+        readback=readback,
+    )
+
+
+async def _check(
+    bus: Bus, profile: Profile, unit: int, command: Command, check: _Check, sleep: Sleep
+) -> tuple[str, Value | None, Outcome | None]:
+    """Read back until the check is decided; raise CommandFailedError on failure."""
+    step = check.step
+    deadline = time.monotonic() + step.within
+    while True:
+        label, value = await _read_back(bus, profile, unit, check)
+        outcome = next((o for o in step.outcomes if _same(value, o.value)), None)
+        if outcome is not None:
+            if not outcome.success:
+                raise CommandFailedError(command.key, outcome.key, outcome.message or outcome.key)
+            return label, value, outcome
+        if not step.outcomes and _same(value, check.expected):
+            return label, value, None
+        if time.monotonic() >= deadline:
+            break
+        await sleep(step.interval)
+    if step.outcomes:
+        raise CommandFailedError(command.key, "unknown_status", f"{label} reads {value!r}, which is no known outcome")
+    raise CommandFailedError(command.key, "readback_mismatch", f"{label} reads {value!r}, expected {check.expected!r}")
+
+
+async def _read_back(bus: Bus, profile: Profile, unit: int, check: _Check) -> tuple[str, Value | None]:
+    """Read the register or point a check looks at."""
+    if check.point is not None:
+        words = await bus.read(unit, check.point.table, check.point.address, check.point.count, profile.limits)
+        raw = [int(w) for w in words]
+        if check.point.options:
+            return check.point.key, raw[0] if len(raw) == 1 else decode_point(check.point, raw)
+        return check.point.key, decode_point(check.point, raw)
+    assert check.step.address is not None  # guaranteed by the profile loader
+    (word,) = await bus.read(unit, check.step.table, check.step.address, 1, profile.limits)
+    number = int(word)
+    return f"register {check.step.address}", number - 0x10000 if number > 0x7FFF else number
+
+
+def _same(value: Value | None, expected: Value | None) -> bool:
+    """Equality that tolerates float32 rounding of written floats."""
+    if isinstance(value, float) or isinstance(expected, float):
+        if isinstance(value, int | float) and isinstance(expected, int | float):
+            return math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9)
+        return False
+    return value == expected
