@@ -63,9 +63,7 @@ _UNSCALED_TYPES = frozenset({DataType.STRING, DataType.HEX, DataType.BOOL})
 # ---------------------------------------------------------------------------
 
 
-def decode_registers(
-    data_type: DataType, registers: Sequence[int], word_order: WordOrder
-) -> Value:
+def decode_registers(data_type: DataType, registers: Sequence[int], word_order: WordOrder) -> Value:
     """Decode the registers of one value of ``data_type``.
 
     Floats are returned as decoded, NaN and infinities included. For a bit table
@@ -79,19 +77,33 @@ def decode_registers(
     _check_decode_count(data_type, len(registers))
     words = _reorder(_checked_registers(registers), word_order)
     if data_type in _INTEGER_SIGNED:
-        return int.from_bytes(
-            _to_bytes(words), "big", signed=_INTEGER_SIGNED[data_type]
-        )
+        return int.from_bytes(_to_bytes(words), "big", signed=_INTEGER_SIGNED[data_type])
     if data_type in _FLOAT_FORMAT:
         number: float = struct.unpack(_FLOAT_FORMAT[data_type], _to_bytes(words))[0]
+        if data_type is DataType.F32:
+            return _shortest_single(number)
         return number
     return _DECODERS[data_type](words)
 
 
-def encode_value(
-    data_type: DataType, value: Value, word_order: WordOrder, count: int
-) -> list[int]:
-    """Encode ``value`` as ``count`` registers of ``data_type``, the inverse of decoding.
+def _shortest_single(number: float) -> float:
+    """The shortest decimal that is the same single-precision float as ``number``.
+
+    A meter that sends 230.1 as a float32 means 230.1, not 230.10000610351562:
+    the nearest double of the shortest round-tripping decimal says what was sent.
+    """
+    if not math.isfinite(number):
+        return number
+    packed = struct.pack(">f", number)
+    for digits in range(1, 10):
+        candidate = float(f"{number:.{digits}g}")
+        if struct.pack(">f", candidate) == packed:
+            return candidate
+    return number
+
+
+def encode_value(data_type: DataType, value: Value, word_order: WordOrder, count: int) -> list[int]:
+    """Encode ``value`` as ``count`` registers of ``data_type`` (inverse of decoding).
 
     Integer types take ints or floats with no fractional part. ``STRING`` pads
     with NULs, ``HEX`` takes exactly four hex digits per register, ``BCD`` and
@@ -136,7 +148,7 @@ def _count_fits(data_type: DataType, count: int) -> bool:
 
 
 def _checked_registers(registers: Sequence[int]) -> list[int]:
-    """The registers as a list, refusing anything that is not a 16-bit value."""
+    """Return the registers as a list, refusing any that is not a 16-bit value."""
     for register in registers:
         if not 0 <= register <= _WORD_MAX:
             msg = f"register value {register} is not a 16-bit value"
@@ -150,30 +162,29 @@ def _reorder(words: list[int], word_order: WordOrder) -> list[int]:
     Reversing the words and swapping the bytes are each their own inverse, so the
     same conversion serves both directions.
     """
-    if word_order in _WORD_REVERSED:
-        words = words[::-1]
+    ordered = words[::-1] if word_order in _WORD_REVERSED else words
     if word_order in _BYTES_SWAPPED:
-        words = [(word >> 8) | ((word & 0xFF) << 8) for word in words]
-    return words
+        return [(word >> 8) | ((word & 0xFF) << 8) for word in ordered]
+    return list(ordered)
 
 
 def _to_bytes(words: Sequence[int]) -> bytes:
-    """The big-endian bytes of words in natural order."""
+    """Join words in natural order into big-endian bytes."""
     return b"".join(word.to_bytes(2, "big") for word in words)
 
 
 def _from_bytes(data: bytes) -> list[int]:
-    """Big-endian bytes (an even number of them) split into words."""
+    """Split big-endian bytes (an even number of them) into words."""
     return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
 def _to_signed16(word: int) -> int:
-    """A register read as a two's-complement int16."""
+    """Read a register as a two's-complement int16."""
     return word - 0x10000 if word & _WORD_SIGN else word
 
 
 def _decode_string(words: list[int]) -> str:
-    """ASCII, two characters per register, first character in the high byte.
+    """Decode ASCII, two characters per register, first character in the high byte.
 
     Trailing NULs and spaces are padding and are removed.
     """
@@ -185,7 +196,7 @@ def _decode_string(words: list[int]) -> str:
 
 
 def _decode_hex(words: list[int]) -> str:
-    """The hex digits of the registers, four per register, uppercase.
+    """Return the hex digits of the registers, four per register, uppercase.
 
     A meter that prints its serial as 22091039 sends 0x2209 0x1039.
     """
@@ -193,7 +204,7 @@ def _decode_hex(words: list[int]) -> str:
 
 
 def _decode_bcd(words: list[int]) -> int:
-    """The hex digits of the registers read as a decimal number (0x0025 means 25)."""
+    """Read the hex digits of the registers as a decimal number (0x0025 is 25)."""
     digits = _decode_hex(words)
     if not digits.isdigit():
         msg = f"registers {_hex_words(words)} are not binary-coded decimal"
@@ -202,10 +213,10 @@ def _decode_bcd(words: list[int]) -> int:
 
 
 def _decode_mod10(words: list[int]) -> int:
-    """Four signed registers of 0..9999 each, least significant register first.
+    """Decode four signed registers of 0..9999 each, least significant first.
 
-    value = R4·10000³ + R3·10000² + R2·10000 + R1; a negative total has every
-    non-zero register negative.
+    value = R4 * 10000**3 + R3 * 10000**2 + R2 * 10000 + R1; a negative total
+    has every non-zero register negative.
     """
     parts = [_to_signed16(word) for word in words]
     if any(abs(part) >= _MOD10_BASE for part in parts):
@@ -215,14 +226,16 @@ def _decode_mod10(words: list[int]) -> int:
 
 
 def _decode_power_factor(words: list[int]) -> float:
-    """A signed-magnitude power factor in thousandths, lagging positive.
+    """Decode a signed-magnitude power factor in thousandths, lagging positive.
 
     The register, read as int16, is ``raw``. Below -1000 the top bit marks a
     lagging power factor of magnitude ``raw + 32768``; otherwise it is leading
     with magnitude ``raw``. Lagging returns ``+magnitude / 1000``, leading
     ``-magnitude / 1000``, and a magnitude of 1000 is unity (1.0) either way.
-    -31794 is 0.974 lagging; 500 is 0.5 leading and decodes to -0.5. The
-    not-available marker -32768 decodes to 0.0; profiles declare it as a sentinel.
+    -31794 is 0.974 lagging; 500 is 0.5 leading and decodes to -0.5. Any other
+    magnitude (above 1000, or a raw value in -1000..-1) is not a power factor.
+    The not-available marker -32768 decodes to 0.0; profiles declare it as a
+    sentinel.
     """
     raw = _to_signed16(words[0])
     lagging = raw < _PF_LAGGING_BELOW
@@ -236,12 +249,12 @@ def _decode_power_factor(words: list[int]) -> float:
 
 
 def _decode_bool(words: list[int]) -> bool:
-    """True when the register (or bit) is not zero."""
+    """Return True when the register (or bit) is not zero."""
     return words[0] != 0
 
 
 def _hex_words(words: Sequence[int]) -> str:
-    """Registers written as hex for error messages."""
+    """Write registers as hex for error messages."""
     return " ".join(f"0x{word:04X}" for word in words)
 
 
@@ -256,7 +269,7 @@ _DECODERS: Mapping[DataType, Callable[[list[int]], Value]] = {
 
 
 def _whole_number(data_type: DataType, value: Value) -> int:
-    """``value`` as an int, refusing text and numbers with a fractional part."""
+    """Return ``value`` as an int, refusing text and numbers with a fractional part."""
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float) and value.is_integer():
@@ -272,7 +285,7 @@ def _out_of_range(data_type: DataType, value: Value, low: int, high: int) -> Non
 
 
 def _encode_integer(data_type: DataType, value: Value, count: int) -> list[int]:
-    """Two's-complement or unsigned integer over ``count`` registers."""
+    """Encode a two's-complement or unsigned integer over ``count`` registers."""
     number = _whole_number(data_type, value)
     bits = 16 * count
     signed = _INTEGER_SIGNED[data_type]
@@ -283,7 +296,7 @@ def _encode_integer(data_type: DataType, value: Value, count: int) -> list[int]:
 
 
 def _encode_float(data_type: DataType, value: Value) -> list[int]:
-    """IEEE-754 binary32 or binary64, rounded to the nearest representable value."""
+    """Encode IEEE-754 binary32 or binary64, rounded to the nearest such value."""
     if isinstance(value, (str, bool)):
         msg = f"value {value!r} is not a number, as {data_type} requires"
         raise WriteValidationError(msg)
@@ -296,7 +309,7 @@ def _encode_float(data_type: DataType, value: Value) -> list[int]:
 
 
 def _encode_string(value: Value, count: int) -> list[int]:
-    """ASCII text padded with NULs to ``count`` registers."""
+    """Encode ASCII text padded with NULs to ``count`` registers."""
     if not isinstance(value, str) or not value.isascii():
         msg = f"value {value!r} is not ASCII text"
         raise WriteValidationError(msg)
@@ -308,18 +321,16 @@ def _encode_string(value: Value, count: int) -> list[int]:
 
 
 def _encode_hex(value: Value, count: int) -> list[int]:
-    """Exactly four hex digits per register, either case."""
+    """Encode exactly four hex digits per register, either case."""
     digits = 4 * count
-    if not (
-        isinstance(value, str) and len(value) == digits and set(value) <= _HEX_DIGITS
-    ):
+    if not (isinstance(value, str) and len(value) == digits and set(value) <= _HEX_DIGITS):
         msg = f"value {value!r} is not {digits} hex digits"
         raise WriteValidationError(msg)
     return [int(value[i : i + 4], 16) for i in range(0, digits, 4)]
 
 
 def _encode_bcd(value: Value, count: int) -> list[int]:
-    """A non-negative whole number written digit by digit into the nibbles."""
+    """Write a non-negative whole number digit by digit into the nibbles."""
     number = _whole_number(DataType.BCD, value)
     digits = 4 * count
     high = 10**digits - 1
@@ -330,7 +341,7 @@ def _encode_bcd(value: Value, count: int) -> list[int]:
 
 
 def _encode_mod10(value: Value, _count: int) -> list[int]:
-    """Four registers of 0..9999, least significant first, all with the value's sign."""
+    """Split into four registers of 0..9999, least significant first, signed alike."""
     number = _whole_number(DataType.MOD10, value)
     if not -_MOD10_LIMIT <= number <= _MOD10_LIMIT:
         _out_of_range(DataType.MOD10, value, -_MOD10_LIMIT, _MOD10_LIMIT)
@@ -344,7 +355,7 @@ def _encode_mod10(value: Value, _count: int) -> list[int]:
 
 
 def _encode_power_factor(value: Value, _count: int) -> list[int]:
-    """The signed-magnitude form of a power factor in -1.0..1.0, lagging positive.
+    """Encode a power factor in -1.0..1.0, lagging positive, as signed-magnitude.
 
     Unity is written as plain 1000; lagging values set the top bit.
     """
@@ -361,7 +372,7 @@ def _encode_power_factor(value: Value, _count: int) -> list[int]:
 
 
 def _encode_bool(value: Value, _count: int) -> list[int]:
-    """1 for true, 0 for false."""
+    """Encode true as 1 and false as 0."""
     if isinstance(value, str) or value not in (0, 1):
         msg = f"value {value!r} is not a boolean"
         raise WriteValidationError(msg)
@@ -384,7 +395,7 @@ _ENCODERS: Mapping[DataType, Callable[[Value, int], list[int]]] = {
 
 
 def exponent_from_register(raw: int) -> int:
-    """The signed power of ten a scale register holds (65534 means -2).
+    """Return the signed power of ten a scale register holds (65534 means -2).
 
     Raises:
         DecodeError: ``raw`` is not a 16-bit register value.
@@ -397,7 +408,7 @@ def exponent_from_register(raw: int) -> int:
 def decode_point(
     point: Point, words: Sequence[int], scale_exponent: int | None = None
 ) -> Value | None:
-    """The user value of ``point`` from its raw registers, or None when unavailable.
+    """Return the user value of ``point`` from its registers, or None if unavailable.
 
     ``words`` holds the point's registers, or for a bit table a one-item sequence
     with the bit. In order:
@@ -411,7 +422,7 @@ def decode_point(
        selects an unsigned int.
     4. With ``point.options`` the result is the label of the integer value, or
        ``"unknown (<value>)"`` for an unlisted one.
-    5. Otherwise numbers become ``value × 10**scale_exponent × point.scale +
+    5. Otherwise numbers become ``value * 10**scale_exponent * point.scale +
        point.offset``. Without scale, offset or exponent an int stays an int;
        scaled results are floats rounded to 10 decimals to shed binary noise.
 
@@ -426,9 +437,7 @@ def decode_point(
         raise DecodeError(msg) from err
 
 
-def _decode_point(
-    point: Point, words: Sequence[int], scale_exponent: int | None
-) -> Value | None:
+def _decode_point(point: Point, words: Sequence[int], scale_exponent: int | None) -> Value | None:
     """Decode ``point``; see :func:`decode_point`."""
     if len(words) != point.count:
         msg = f"expected {point.count} registers, got {len(words)}"
@@ -458,7 +467,7 @@ def _is_sentinel(unsigned: int, count: int, sentinels: tuple[int, ...]) -> bool:
 
 
 def _option_label(options: Mapping[int, str], value: Value) -> str:
-    """The label ``options`` gives the integer ``value``."""
+    """Return the label ``options`` gives the integer ``value``."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     label = options.get(value) if isinstance(value, int) else None
@@ -466,7 +475,7 @@ def _option_label(options: Mapping[int, str], value: Value) -> str:
 
 
 def _scaled(value: Value, point: Point, exponent: int | None) -> Value:
-    """A decoded number in user units; text and bools pass through."""
+    """Convert a decoded number to user units; text and bools pass through."""
     if isinstance(value, (str, bool)):
         return value
     if exponent is None and point.scale == 1 and point.offset == 0:
@@ -476,7 +485,7 @@ def _scaled(value: Value, point: Point, exponent: int | None) -> Value:
 
 
 def _shift_decimal(number: float, exponent: int) -> float:
-    """``number × 10**exponent``, dividing for negative exponents to stay exact.
+    """Return ``number * 10**exponent``, dividing for negative exponents to stay exact.
 
     Raises:
         DecodeError: the exponent is not a plausible scale.
@@ -485,15 +494,12 @@ def _shift_decimal(number: float, exponent: int) -> float:
     if abs(exponent) > _MAX_EXPONENT:
         msg = f"scale exponent {exponent} is outside -{_MAX_EXPONENT}..{_MAX_EXPONENT}"
         raise DecodeError(msg)
-    if exponent >= 0:
-        return number * 10**exponent
-    return number / 10**-exponent
+    factor: int = 10 ** abs(exponent)
+    return number * factor if exponent >= 0 else number / factor
 
 
-def encode_point(
-    point: Point, value: Value, scale_exponent: int | None = None
-) -> list[int]:
-    """The registers that write ``value`` (in user units) to ``point``.
+def encode_point(point: Point, value: Value, scale_exponent: int | None = None) -> list[int]:
+    """Return the registers that write ``value`` (in user units) to ``point``.
 
     The inverse of :func:`decode_point`. The value is checked against
     ``point.write`` (minimum, maximum and choices, in user units); an option
@@ -534,7 +540,7 @@ def _encode_point(point: Point, value: Value, scale_exponent: int | None) -> lis
 
 
 def _option_raw(options: Mapping[int, str], value: Value) -> int:
-    """The raw integer for an option label, or a raw integer that has a label."""
+    """Return the raw integer for an option label, or a raw integer that has a label."""
     for raw, label in options.items():
         if value == label or (not isinstance(value, str) and value == raw):
             return raw
@@ -542,10 +548,8 @@ def _option_raw(options: Mapping[int, str], value: Value) -> int:
     raise WriteValidationError(msg)
 
 
-def _raw_number(
-    point: Point, spec: WriteSpec, value: Value, exponent: int | None
-) -> int | float:
-    """The raw number that decodes to ``value``, after checking the write limits."""
+def _raw_number(point: Point, spec: WriteSpec, value: Value, exponent: int | None) -> int | float:
+    """Return the raw number that decodes to ``value``, after checking the limits."""
     if isinstance(value, (str, bool)) or not math.isfinite(value):
         msg = f"value {value!r} is not a finite number"
         raise WriteValidationError(msg)
@@ -573,8 +577,7 @@ def _check_limits(spec: WriteSpec, value: float) -> None:
         msg = f"value {value!r} is above the maximum {spec.maximum}"
         raise WriteValidationError(msg)
     if spec.choices and not any(
-        math.isclose(value, choice, rel_tol=1e-9, abs_tol=1e-9)
-        for choice in spec.choices
+        math.isclose(value, choice, rel_tol=1e-9, abs_tol=1e-9) for choice in spec.choices
     ):
         allowed = ", ".join(f"{choice:g}" for choice in spec.choices)
         msg = f"value {value!r} is not one of {allowed}"

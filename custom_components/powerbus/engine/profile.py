@@ -224,6 +224,9 @@ FAMILY_SCHEMA = vol.Schema(
     }
 )
 
+_INTEGER_TYPES = frozenset(
+    {DataType.U16, DataType.S16, DataType.U32, DataType.S32, DataType.U64, DataType.S64, DataType.BCD}
+)
 _MODICON_TABLES = {0: Table.COIL, 1: Table.DISCRETE_INPUT, 3: Table.INPUT_REGISTER, 4: Table.HOLDING_REGISTER}
 
 
@@ -433,6 +436,14 @@ class _FamilyBuilder:
             raise ProfileError(self.file, "bit selection needs a one-register point", point=key, field="bit")
         if "bit_field" in merged and merged["bit_field"][0] > merged["bit_field"][1]:
             raise ProfileError(self.file, "bit_field is [low, high]", point=key, field="bit_field")
+        if ("bit" in merged or "bit_field" in merged) and "write" in merged:
+            raise ProfileError(self.file, "a bit selection cannot be written on its own", point=key, field="write")
+        if merged.get("scale") == 0:
+            raise ProfileError(self.file, "scale 0 would erase every value", point=key, field="scale")
+        if "options" in merged and data_type not in _INTEGER_TYPES:
+            raise ProfileError(self.file, f"options need an integer type, not {data_type.value}", point=key, field="options")
+        if data_type is DataType.BCD and count > 2:
+            raise ProfileError(self.file, "bcd values hold 1 or 2 registers", point=key, field="count")
         return Point(
             key=key,
             name=merged["name"],

@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# Set up everything the tests need, lint, and run every test: `bash scripts/test.sh`.
+#
+# Two virtual environments are built under .venvs/ and reused on later runs:
+#   engine  Python 3.11, the newest pymodbus the project allows, ruff and mypy; no Home Assistant.
+#   ha      pyenv's Python 3.13.0 with Home Assistant and pytest-homeassistant-custom-component,
+#           installed under Home Assistant's own constraints (so pymodbus is Home Assistant's pin).
+# The engine tests run in both, so they pass against the oldest and the newest pymodbus.
+#
+# Knobs:
+#   POWERBUS_SKIP_APT=1    don't check or install the Debian packages
+#   POWERBUS_REINSTALL=1   rebuild both environments even if they look up to date
+#   POWERBUS_TEST_ARGS     extra arguments for every pytest run, e.g. "-x -k poller"
+
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO_ROOT"
+
+# --- What gets installed ---------------------------------------------------------------------
+readonly APT_PACKAGES=(socat mosquitto mosquitto-clients mbpoll)
+readonly HA_PYTHON_VERSION=3.13.0
+readonly HA_VERSION=2025.4.4
+readonly PHCC_VERSION=0.13.236
+readonly ENGINE_PYTHON_SERIES=3.11
+# Bump to force every existing environment to be rebuilt after a change to the recipe below.
+readonly INSTALL_RECIPE=1
+
+# --- What gets checked -----------------------------------------------------------------------
+readonly LINT_PATHS=(custom_components mqtt_bridge tests bench scripts)
+readonly TYPED_PATHS=(custom_components/powerbus/engine mqtt_bridge)
+# Tests that need Home Assistant; every other test folder runs in both environments.
+readonly HA_ONLY_TEST_PATHS=(tests/integration)
+# The pytest plugin that pytest-homeassistant-custom-component registers. It blocks sockets and
+# checks for lingering tasks in every test, so it is only loaded for the Home Assistant tests.
+readonly PHCC_PLUGIN=homeassistant
+
+readonly VENV_ROOT="$REPO_ROOT/.venvs"
+readonly ENGINE_VENV="$VENV_ROOT/engine"
+readonly HA_VENV="$VENV_ROOT/ha"
+
+export DEBIAN_FRONTEND=noninteractive
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# uv trusts the system's certificate store (as pip does), not only its own bundled roots.
+export UV_NATIVE_TLS=1
+export UV_NO_PROGRESS=1
+
+read -r -a EXTRA_PYTEST_ARGS <<<"${POWERBUS_TEST_ARGS:-}"
+
+# --- Step bookkeeping ------------------------------------------------------------------------
+RUN_STARTED=$SECONDS
+STEP_NAMES=()
+STEP_SECONDS=()
+STEP_STARTED=0
+FAILED_CHECKS=()
+TESTS_PASSED=0
+TESTS_FAILED=0
+TESTS_SKIPPED=0
+TESTS_RUN=0
+REPORT_DIR=$(mktemp -d)
+trap 'rm -rf "$REPORT_DIR"' EXIT
+
+finish_step() {
+    if ((${#STEP_NAMES[@]} > ${#STEP_SECONDS[@]})); then
+        STEP_SECONDS+=($((SECONDS - STEP_STARTED)))
+    fi
+}
+
+step() {
+    finish_step
+    STEP_NAMES+=("$1")
+    STEP_STARTED=$SECONDS
+    printf '\n==> [%d] %s\n' "${#STEP_NAMES[@]}" "$1"
+}
+
+die() {
+    printf '\nERROR: %s\n' "$*" >&2
+    exit 1
+}
+
+# A check that failed is reported at the end; the remaining checks still run.
+record_failure() {
+    FAILED_CHECKS+=("$1")
+    printf '\n!!! FAILED: %s\n' "$1"
+}
+
+# --- Helpers ---------------------------------------------------------------------------------
+installed_version() { # python distribution -> version, or nothing when not installed
+    "$1" - "$2" <<'PY'
+import sys
+from importlib import metadata
+
+try:
+    print(metadata.version(sys.argv[1]))
+except metadata.PackageNotFoundError:
+    pass
+PY
+}
+
+# Reads pyproject.toml's [project] table: `extras-except NAME...` prints the other extras
+# (comma separated), `pymodbus` the pymodbus requirement, `fingerprint` the whole table.
+project_info() {
+    "$SETUP_PYTHON" - "$@" <<'PY'
+import json
+import sys
+import tomllib
+
+with open("pyproject.toml", "rb") as handle:
+    project = tomllib.load(handle)["project"]
+query, *names = sys.argv[1:]
+if query == "extras-except":
+    print(",".join(sorted(set(project.get("optional-dependencies", {})) - set(names))))
+elif query == "pymodbus":
+    print(next(d for d in project["dependencies"] if d.lower().startswith("pymodbus")))
+elif query == "fingerprint":
+    print(json.dumps(project, sort_keys=True))
+PY
+}
+
+# The environment's stamp records what it was built from; a matching stamp means nothing to do.
+install_key() {
+    {
+        echo "recipe=$INSTALL_RECIPE ha=$HA_VERSION phcc=$PHCC_VERSION python=$1"
+        project_info fingerprint
+    } | sha256sum | cut -d' ' -f1
+}
+
+environment_is_current() { # venv key
+    [[ "${POWERBUS_REINSTALL:-0}" != 1 ]] &&
+        [[ -x "$1/bin/python" ]] &&
+        "$1/bin/python" -c "" 2>/dev/null &&
+        [[ -f "$1/.powerbus-install-key" ]] &&
+        [[ "$(cat "$1/.powerbus-install-key")" == "$2" ]]
+}
+
+new_venv_with_uv() { # venv base-python
+    rm -rf "$1"
+    "$2" -m venv "$1"
+    "$1/bin/python" -m pip install --quiet --upgrade pip uv
+}
+
+uv_install() { # venv uv-pip-install-arguments...
+    local venv=$1
+    shift
+    "$venv/bin/uv" pip install --python "$venv/bin/python" --compile-bytecode "$@"
+}
+
+find_pyenv_root() {
+    if command -v pyenv >/dev/null 2>&1; then
+        pyenv root
+    elif [[ -d "${PYENV_ROOT:-$HOME/.pyenv}/versions" ]]; then
+        echo "${PYENV_ROOT:-$HOME/.pyenv}"
+    else
+        die "pyenv was not found (neither on PATH nor in ${PYENV_ROOT:-$HOME/.pyenv})." \
+            "The Home Assistant tests need pyenv's Python $HA_PYTHON_VERSION:" \
+            "install pyenv, then run 'pyenv install $HA_PYTHON_VERSION'."
+    fi
+}
+
+find_engine_python() {
+    local candidate
+    for candidate in $(ls -d "$PYENV_ROOT/versions/$ENGINE_PYTHON_SERIES".* 2>/dev/null | sort -V -r); do
+        if [[ -x "$candidate/bin/python$ENGINE_PYTHON_SERIES" ]]; then
+            echo "$candidate/bin/python$ENGINE_PYTHON_SERIES"
+            return
+        fi
+    done
+    command -v "python$ENGINE_PYTHON_SERIES" ||
+        die "No Python $ENGINE_PYTHON_SERIES found (pyenv versions or python$ENGINE_PYTHON_SERIES on PATH)."
+}
+
+# --- 1. Debian packages ----------------------------------------------------------------------
+install_apt_packages() {
+    step "Debian packages: ${APT_PACKAGES[*]}"
+    if [[ "${POWERBUS_SKIP_APT:-0}" == 1 ]]; then
+        echo "skipped (POWERBUS_SKIP_APT=1)"
+        return
+    fi
+    local missing=() package
+    for package in "${APT_PACKAGES[@]}"; do
+        if [[ "$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null)" != "install ok installed" ]]; then
+            missing+=("$package")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        echo "all installed"
+        return
+    fi
+    local sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null 2>&1 || die "Installing ${missing[*]} needs root (or sudo)."
+        sudo=(sudo --preserve-env=DEBIAN_FRONTEND)
+    fi
+    echo "installing: ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    # A policy-rc.d that says "no" keeps the package scripts from starting a mosquitto service
+    # (the tests start their own broker on a free port); one already in place is left alone.
+    local policy=/usr/sbin/policy-rc.d added_policy=0
+    if [[ ! -e "$policy" ]]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+        "${sudo[@]}" chmod 755 "$policy"
+        added_policy=1
+    fi
+    local status=0
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null || status=$?
+    if ((added_policy)); then
+        "${sudo[@]}" rm -f "$policy"
+    fi
+    ((status == 0)) || die "apt-get could not install: ${missing[*]}"
+}
+
+# --- 2. Home Assistant environment -----------------------------------------------------------
+build_ha_environment() {
+    step "Home Assistant environment (.venvs/ha, Python $HA_PYTHON_VERSION, HA $HA_VERSION)"
+    local base_python="$PYENV_ROOT/versions/$HA_PYTHON_VERSION/bin/python${HA_PYTHON_VERSION%.*}"
+    [[ -x "$base_python" ]] ||
+        die "pyenv has no Python $HA_PYTHON_VERSION ($base_python is missing): run 'pyenv install $HA_PYTHON_VERSION'."
+    local key
+    key=$(install_key "$HA_PYTHON_VERSION")
+    if environment_is_current "$HA_VENV" "$key"; then
+        echo "up to date"
+    else
+        local extras
+        extras=$(project_info extras-except lint ha)
+        new_venv_with_uv "$HA_VENV" "$base_python"
+        uv_install "$HA_VENV" "homeassistant==$HA_VERSION"
+        write_ha_constraints
+        uv_install "$HA_VENV" -c "$HA_VENV/constraints.txt" \
+            "pytest-homeassistant-custom-component==$PHCC_VERSION"
+        uv_install "$HA_VENV" -c "$HA_VENV/constraints.txt" -e ".[$extras]"
+        echo "$key" >"$HA_VENV/.powerbus-install-key"
+    fi
+    local homeassistant pymodbus pinned
+    homeassistant=$(installed_version "$HA_VENV/bin/python" homeassistant)
+    pymodbus=$(installed_version "$HA_VENV/bin/python" pymodbus)
+    pinned=$(grep -i '^pymodbus==' "$HA_VENV/constraints.txt" | cut -d= -f3)
+    echo "homeassistant $homeassistant, pymodbus $pymodbus (Home Assistant's pin: $pinned)"
+    [[ "$homeassistant" == "$HA_VERSION" ]] || die "homeassistant moved from $HA_VERSION to $homeassistant"
+    [[ "$pymodbus" == "$pinned" ]] || die "pymodbus $pymodbus is installed, Home Assistant pins $pinned"
+}
+
+# HA's constraints file, plus the pymodbus pin of HA's own modbus integration: HA 2025.4 lists
+# it only in that integration's manifest, and this environment must test against that version.
+write_ha_constraints() {
+    "$HA_VENV/bin/python" - "$HA_VENV/constraints.txt" <<'PY'
+import json
+import sys
+from pathlib import Path
+
+import homeassistant
+
+package = Path(homeassistant.__file__).parent
+lines = (package / "package_constraints.txt").read_text(encoding="utf-8").splitlines()
+modbus = json.loads((package / "components/modbus/manifest.json").read_text(encoding="utf-8"))
+if not any(line.lower().startswith("pymodbus") for line in lines):
+    lines += [r for r in modbus["requirements"] if r.lower().startswith("pymodbus")]
+Path(sys.argv[1]).write_text("\n".join(lines) + "\n", encoding="utf-8")
+PY
+}
+
+# --- 3. Engine environment -------------------------------------------------------------------
+build_engine_environment() {
+    step "Engine environment (.venvs/engine, Python $ENGINE_PYTHON_SERIES, newest pymodbus)"
+    local key
+    key=$(install_key "$("$SETUP_PYTHON" -c 'import sys; print(sys.version.split()[0])')")
+    if environment_is_current "$ENGINE_VENV" "$key"; then
+        echo "up to date"
+    else
+        local extras requirement
+        extras=$(project_info extras-except ha)
+        requirement=$(project_info pymodbus)
+        new_venv_with_uv "$ENGINE_VENV" "$SETUP_PYTHON"
+        uv_install "$ENGINE_VENV" -e ".[$extras]"
+        uv_install "$ENGINE_VENV" --upgrade-package pymodbus "$requirement"
+        echo "$key" >"$ENGINE_VENV/.powerbus-install-key"
+    fi
+    local homeassistant
+    homeassistant=$(installed_version "$ENGINE_VENV/bin/python" homeassistant)
+    [[ -z "$homeassistant" ]] || die "homeassistant $homeassistant is installed in .venvs/engine; it must not be"
+    echo "pymodbus $(installed_version "$ENGINE_VENV/bin/python" pymodbus)" \
+        "(allowed: $(project_info pymodbus)), no homeassistant"
+}
+
+# --- 4. Lint ---------------------------------------------------------------------------------
+existing_paths() {
+    local path
+    for path in "$@"; do
+        [[ -e "$path" ]] && echo "$path"
+    done
+    return 0
+}
+
+run_lint() {
+    local lint_paths typed_paths
+    mapfile -t lint_paths < <(existing_paths "${LINT_PATHS[@]}")
+    mapfile -t typed_paths < <(existing_paths "${TYPED_PATHS[@]}")
+    local bin="$ENGINE_VENV/bin"
+
+    step "ruff check (${lint_paths[*]})"
+    "$bin/ruff" --version
+    "$bin/ruff" check "${lint_paths[@]}" || record_failure "ruff check"
+
+    step "ruff format --check"
+    "$bin/ruff" format --check "${lint_paths[@]}" || record_failure "ruff format --check"
+
+    step "mypy --strict (${typed_paths[*]})"
+    "$bin/mypy" --version
+    "$bin/mypy" "${typed_paths[@]}" || record_failure "mypy"
+}
+
+# --- 5. Tests --------------------------------------------------------------------------------
+# Runs pytest, adds its counts to the totals and records a failure. Exit code 5 (nothing
+# collected) only fails the whole run if no pytest run executed any test at all.
+run_pytest() { # label venv pytest-arguments...
+    local label=$1 venv=$2
+    shift 2
+    step "pytest: $label"
+    echo "python $("$venv/bin/python" -c 'import sys; print(sys.version.split()[0])')," \
+        "pymodbus $(installed_version "$venv/bin/python" pymodbus)"
+    local junit="$REPORT_DIR/${#STEP_NAMES[@]}.xml" status=0
+    "$venv/bin/python" -m pytest --junitxml="$junit" "$@" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
+    if [[ -f "$junit" ]]; then
+        local counts
+        read -r -a counts < <("$venv/bin/python" - "$junit" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+total = {k: sum(int(s.get(k, 0)) for s in suites) for k in ("tests", "failures", "errors", "skipped")}
+failed = total["failures"] + total["errors"]
+print(total["tests"] - failed - total["skipped"], failed, total["skipped"])
+PY
+        )
+        TESTS_PASSED=$((TESTS_PASSED + counts[0]))
+        TESTS_FAILED=$((TESTS_FAILED + counts[1]))
+        TESTS_SKIPPED=$((TESTS_SKIPPED + counts[2]))
+        TESTS_RUN=$((TESTS_RUN + counts[0] + counts[1]))
+    fi
+    case $status in
+        0) ;;
+        5) echo "(no tests collected here)" ;;
+        *) record_failure "pytest: $label (exit code $status)" ;;
+    esac
+}
+
+run_tests() {
+    local ignore_ha_only=() path
+    for path in "${HA_ONLY_TEST_PATHS[@]}"; do
+        ignore_ha_only+=("--ignore=$path")
+    done
+    POWERBUS_EXPECT_NO_HOMEASSISTANT=1 \
+        run_pytest "engine environment, newest pymodbus" "$ENGINE_VENV" tests "${ignore_ha_only[@]}"
+    run_pytest "Home Assistant environment, Home Assistant's pymodbus" "$HA_VENV" \
+        -p "no:$PHCC_PLUGIN" tests "${ignore_ha_only[@]}"
+    run_pytest "Home Assistant integration tests" "$HA_VENV" "${HA_ONLY_TEST_PATHS[@]}"
+}
+
+# --- Summary ---------------------------------------------------------------------------------
+print_summary() {
+    finish_step
+    printf '\n==> Timings\n'
+    local index
+    for index in "${!STEP_NAMES[@]}"; do
+        printf '  %5ss  %s\n' "${STEP_SECONDS[$index]}" "${STEP_NAMES[$index]}"
+    done
+    printf '  %5ss  total\n' "$((SECONDS - RUN_STARTED))"
+    if ((TESTS_RUN == 0)); then
+        FAILED_CHECKS+=("no test ran at all")
+    fi
+    echo
+    if ((${#FAILED_CHECKS[@]} == 0)); then
+        echo "Result: all checks passed"
+    else
+        echo "Result: FAILED: $(IFS=';'; echo "${FAILED_CHECKS[*]}")"
+    fi
+    echo "Summary: $TESTS_PASSED passed, $TESTS_FAILED failed, $TESTS_SKIPPED skipped"
+}
+
+main() {
+    mkdir -p "$VENV_ROOT"
+    exec 9>"$VENV_ROOT/.lock"
+    if ! flock --nonblock 9; then
+        echo "Another run of scripts/test.sh is using .venvs; waiting for it to finish..."
+        flock 9
+    fi
+
+    PYENV_ROOT=$(find_pyenv_root)
+    SETUP_PYTHON=$(find_engine_python)
+
+    install_apt_packages
+    build_ha_environment
+    build_engine_environment
+    run_lint
+    run_tests
+    print_summary
+    ((${#FAILED_CHECKS[@]} == 0))
+}
+
+main "$@"
