@@ -5,7 +5,8 @@
 #   engine  Python 3.11, the newest pymodbus the project allows, ruff and mypy; no Home Assistant.
 #   ha      pyenv's Python 3.13.0 with Home Assistant and pytest-homeassistant-custom-component,
 #           installed under Home Assistant's own constraints (so pymodbus is Home Assistant's pin).
-# The engine tests run in both, so they pass against the oldest and the newest pymodbus.
+# The engine tests (and mypy) run in both, so the engine works with the oldest and the newest
+# pymodbus; the Home Assistant tests run in the ha environment only.
 #
 # Knobs:
 #   POWERBUS_SKIP_APT=1    don't check or install the Debian packages
@@ -28,7 +29,10 @@ readonly INSTALL_RECIPE=1
 
 # --- What gets checked -----------------------------------------------------------------------
 readonly LINT_PATHS=(custom_components mqtt_bridge tests bench scripts)
-readonly TYPED_PATHS=(custom_components/powerbus/engine mqtt_bridge)
+# Type-checked without Home Assistant, against the newest pymodbus.
+readonly ENGINE_TYPED_PATHS=(custom_components/powerbus/engine mqtt_bridge)
+# Type-checked with Home Assistant, against Home Assistant's pymodbus.
+readonly HA_TYPED_PATHS=(custom_components/powerbus)
 # Tests that need Home Assistant; every other test folder runs in both environments.
 readonly HA_ONLY_TEST_PATHS=(tests/integration)
 # The pytest plugin that pytest-homeassistant-custom-component registers. It blocks sockets and
@@ -42,7 +46,7 @@ readonly HA_VENV="$VENV_ROOT/ha"
 export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 # uv trusts the system's certificate store (as pip does), not only its own bundled roots.
-export UV_NATIVE_TLS=1
+export UV_SYSTEM_CERTS=1
 export UV_NO_PROGRESS=1
 
 read -r -a EXTRA_PYTEST_ARGS <<<"${POWERBUS_TEST_ARGS:-}"
@@ -221,7 +225,7 @@ build_ha_environment() {
         echo "up to date"
     else
         local extras
-        extras=$(project_info extras-except lint ha)
+        extras=$(project_info extras-except)
         new_venv_with_uv "$HA_VENV" "$base_python"
         uv_install "$HA_VENV" "homeassistant==$HA_VERSION"
         write_ha_constraints
@@ -282,30 +286,36 @@ build_engine_environment() {
 }
 
 # --- 4. Lint ---------------------------------------------------------------------------------
-existing_paths() {
+# Prints the given paths that hold Python files (a folder may exist before its first module).
+python_paths() {
     local path
     for path in "$@"; do
-        [[ -e "$path" ]] && echo "$path"
+        if [[ -n "$(find "$path" -name '*.py' -print -quit 2>/dev/null)" ]]; then
+            echo "$path"
+        fi
     done
-    return 0
 }
 
 run_lint() {
-    local lint_paths typed_paths
-    mapfile -t lint_paths < <(existing_paths "${LINT_PATHS[@]}")
-    mapfile -t typed_paths < <(existing_paths "${TYPED_PATHS[@]}")
-    local bin="$ENGINE_VENV/bin"
+    local lint_paths engine_typed_paths ha_typed_paths
+    mapfile -t lint_paths < <(python_paths "${LINT_PATHS[@]}")
+    mapfile -t engine_typed_paths < <(python_paths "${ENGINE_TYPED_PATHS[@]}")
+    mapfile -t ha_typed_paths < <(python_paths "${HA_TYPED_PATHS[@]}")
 
     step "ruff check (${lint_paths[*]})"
-    "$bin/ruff" --version
-    "$bin/ruff" check "${lint_paths[@]}" || record_failure "ruff check"
+    "$ENGINE_VENV/bin/ruff" --version
+    "$ENGINE_VENV/bin/ruff" check "${lint_paths[@]}" || record_failure "ruff check"
 
     step "ruff format --check"
-    "$bin/ruff" format --check "${lint_paths[@]}" || record_failure "ruff format --check"
+    "$ENGINE_VENV/bin/ruff" format --check "${lint_paths[@]}" || record_failure "ruff format --check"
 
-    step "mypy --strict (${typed_paths[*]})"
-    "$bin/mypy" --version
-    "$bin/mypy" "${typed_paths[@]}" || record_failure "mypy"
+    step "mypy --strict, engine environment (${engine_typed_paths[*]})"
+    "$ENGINE_VENV/bin/mypy" --version
+    "$ENGINE_VENV/bin/mypy" "${engine_typed_paths[@]}" || record_failure "mypy (engine environment)"
+
+    step "mypy --strict, Home Assistant environment (${ha_typed_paths[*]})"
+    "$HA_VENV/bin/mypy" --python-version "${HA_PYTHON_VERSION%.*}" "${ha_typed_paths[@]}" ||
+        record_failure "mypy (Home Assistant environment)"
 }
 
 # --- 5. Tests --------------------------------------------------------------------------------

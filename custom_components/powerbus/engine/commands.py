@@ -123,7 +123,15 @@ def _number(where: str, spec: ParamSpec, value: Any, *, integer: bool, index: in
         raise WriteValidationError(f"{label} is {value}, below the minimum {spec.minimum:g}")
     if spec.maximum is not None and value > spec.maximum:
         raise WriteValidationError(f"{label} is {value}, above the maximum {spec.maximum:g}")
+    if spec.step is not None and not _is_multiple(value, spec.step):
+        raise WriteValidationError(f"{label} is {value}, not a multiple of {spec.step:g}")
     return value  # type: ignore[no-any-return]
+
+
+def _is_multiple(value: float, step: float) -> bool:
+    """Whether ``value`` is a whole multiple of ``step`` (tolerating float noise)."""
+    quotient = value / step
+    return math.isclose(quotient, round(quotient), rel_tol=0.0, abs_tol=1e-9)
 
 
 def plan_command(profile: Profile, command: Command, params: Mapping[str, ParamValue]) -> list[_Operation]:

@@ -147,6 +147,7 @@ class BusLimits:
     max_write_registers: int = 123
     readable: tuple[AddressRange, ...] = ()
     min_spacing: float = 0.0
+    min_scan_interval: float = 0.0
     timeout: float = 1.0
     timeout_per_register: float = 0.0
 
@@ -262,6 +263,7 @@ class ParamSpec:
     length: int | None = None
     default: Value | None = None
     unit: str | None = None
+    step: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

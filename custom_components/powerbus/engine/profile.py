@@ -69,6 +69,7 @@ _LIMITS = {
     vol.Optional("max_write_registers"): vol.All(int, vol.Range(min=1, max=123)),
     vol.Optional("readable"): [_RANGE],
     vol.Optional("min_spacing"): vol.All(vol.Coerce(float), vol.Range(min=0, max=60)),
+    vol.Optional("min_scan_interval"): vol.All(vol.Coerce(float), vol.Range(min=0, max=3600)),
     vol.Optional("timeout"): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=60)),
     vol.Optional("timeout_per_register"): vol.All(vol.Coerce(float), vol.Range(min=0, max=10)),
 }
@@ -141,6 +142,7 @@ _PARAM = {
     vol.Optional("length"): vol.All(int, vol.Range(min=1, max=123)),
     vol.Optional("default"): vol.Any(int, float, str, bool),
     vol.Optional("unit"): str,
+    vol.Optional("step"): vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False)),
 }
 
 _OUTCOME = {
@@ -541,6 +543,7 @@ class _FamilyBuilder:
             length=raw.get("length"),
             default=raw.get("default"),
             unit=raw.get("unit"),
+            step=raw.get("step"),
         )
 
     def _step(

@@ -1,0 +1,10 @@
+"""Run the ``powerbus`` command-line tool as ``python -m custom_components.powerbus.engine``."""
+
+from __future__ import annotations
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tests of the powerbus command-line tool."""
