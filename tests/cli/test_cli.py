@@ -29,7 +29,9 @@ from custom_components.powerbus.engine.simulator.profile_device import ProfileDe
 from custom_components.powerbus.engine.simulator.server import Simulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_PROFILE = REPO_ROOT / "custom_components" / "powerbus" / "engine" / "profiles" / "pro380.yaml"
+SHIPPED_PROFILE = (
+    REPO_ROOT / "custom_components" / "powerbus" / "engine" / "profiles" / "pro380.yaml"
+)
 MODULE_COMMAND = [sys.executable, "-m", "custom_components.powerbus.engine"]
 METER_UNIT = 1
 PROCESS_TIMEOUT = 15.0
@@ -81,7 +83,7 @@ class Meter:
 
 @pytest.fixture
 async def meter() -> AsyncIterator[Meter]:
-    """A paused PRO380 (its values stay put) served on a free 127.0.0.1 port as unit 1."""
+    """Serve a paused PRO380 (its values stay put) on a free 127.0.0.1 port as unit 1."""
     device = simulated_device(get_profile("pro380"))
     device.paused = True
     recorder = RecordingDevice(device)
@@ -111,13 +113,18 @@ def parse_tables(text: str) -> list[list[dict[str, str]]]:
         for row in lines[index + 1 :]:
             if not row.strip():
                 break
-            rows.append({header: row[start:end].strip() for header, (start, end) in zip(headers, spans, strict=True)})
+            rows.append(
+                {
+                    header: row[start:end].strip()
+                    for header, (start, end) in zip(headers, spans, strict=True)
+                }
+            )
         tables.append(rows)
     return tables
 
 
 def parse_table(text: str) -> list[dict[str, str]]:
-    """The only table in ``text``."""
+    """Return the only table in ``text``."""
     tables = parse_tables(text)
     assert len(tables) == 1, text
     return tables[0]
@@ -141,7 +148,9 @@ def test_profiles_lists_every_shipped_profile(capsys: pytest.CaptureFixture[str]
     assert int(pro380["commands"]) == len(get_profile("pro380").commands)
 
 
-def test_profiles_validate_reports_each_good_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_profiles_validate_reports_each_good_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A valid file is reported with its variant and point counts."""
     good = tmp_path / "testmeter.yaml"
     good.write_text(VALID_PROFILE, encoding="utf-8")
@@ -159,11 +168,17 @@ def test_profiles_validate_reports_each_good_file(tmp_path: Path, capsys: pytest
     ],
 )
 def test_profiles_validate_names_file_point_and_field_of_a_broken_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], broken_line: str, field_name: str, complaint: str
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    broken_line: str,
+    field_name: str,
+    complaint: str,
 ) -> None:
     """A broken file fails validation (exit 1) with a message that says where and what."""
     broken = tmp_path / "broken.yaml"
-    broken.write_text(VALID_PROFILE.replace("data_type: f32, unit: V", broken_line), encoding="utf-8")
+    broken.write_text(
+        VALID_PROFILE.replace("data_type: f32, unit: V", broken_line), encoding="utf-8"
+    )
     good = tmp_path / "testmeter.yaml"
     good.write_text(VALID_PROFILE, encoding="utf-8")
     assert main(["profiles", "validate", str(broken), str(good)]) == 1
@@ -176,7 +191,9 @@ def test_profiles_validate_names_file_point_and_field_of_a_broken_file(
     assert captured.out.strip() == f"ok {good} (1 variant, 2 points)"
 
 
-def test_profiles_show_lists_points_with_pdu_addresses_and_commands(capsys: pytest.CaptureFixture[str]) -> None:
+def test_profiles_show_lists_points_with_pdu_addresses_and_commands(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """`profiles show` gives each point's table, address in hex and decimal, and each command."""
     assert main(["profiles", "show", "pro380"]) == 0
     points, commands = parse_tables(capsys.readouterr().out)
@@ -222,7 +239,12 @@ async def test_read_prints_the_device_values_with_precision_and_unit(
     for point in shown:
         value = meter.device.get_value(point.key)
         expected = f"{value:.{point.precision}f}" if point.precision is not None else str(value)
-        assert rows[point.key] == {"point": point.key, "value": expected, "unit": point.unit or "", "state": "valid"}
+        assert rows[point.key] == {
+            "point": point.key,
+            "value": expected,
+            "unit": point.unit or "",
+            "state": "valid",
+        }
     assert rows["serial_number"]["value"] == "22091039"
     assert re.fullmatch(r"2\d\d\.\d", rows["voltage_l1"]["value"])
 
@@ -248,9 +270,16 @@ async def test_read_json_recognises_the_meter_and_reports_exact_values(
     assert stats["timeouts"] == 0
 
 
-async def test_read_narrows_to_groups_and_points(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_narrows_to_groups_and_points(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """--group keeps the points of those groups; --point names points, disabled ones included."""
-    assert await run_cli("read", meter.link, "--unit", "1", "--profile", "pro380", "--group", "once,slow") == 0
+    assert (
+        await run_cli(
+            "read", meter.link, "--unit", "1", "--profile", "pro380", "--group", "once,slow"
+        )
+        == 0
+    )
     grouped = {row["point"] for row in parse_table(capsys.readouterr().out)}
     assert grouped == {
         point.key
@@ -258,18 +287,37 @@ async def test_read_narrows_to_groups_and_points(meter: Meter, capsys: pytest.Ca
         if point.group.value in ("once", "slow") and point.enabled_by_default
     }
     assert "voltage_l1" not in grouped
-    argv = ("read", meter.link, "--unit", "1", "--profile", "pro380", "--point", "reactive_power_l1,frequency")
+    argv = (
+        "read",
+        meter.link,
+        "--unit",
+        "1",
+        "--profile",
+        "pro380",
+        "--point",
+        "reactive_power_l1,frequency",
+    )
     assert await run_cli(*argv) == 0
-    assert [row["point"] for row in parse_table(capsys.readouterr().out)] == ["frequency", "reactive_power_l1"]
+    assert [row["point"] for row in parse_table(capsys.readouterr().out)] == [
+        "frequency",
+        "reactive_power_l1",
+    ]
 
 
-async def test_read_of_an_unknown_point_exits_2(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_of_an_unknown_point_exits_2(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A point the profile lacks is refused, naming it."""
-    assert await run_cli("read", meter.link, "--unit", "1", "--profile", "pro380", "--point", "volts") == 2
+    assert (
+        await run_cli("read", meter.link, "--unit", "1", "--profile", "pro380", "--point", "volts")
+        == 2
+    )
     assert "'volts'" in capsys.readouterr().err
 
 
-async def test_read_watch_prints_successive_tables(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_watch_prints_successive_tables(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Without a terminal, --watch prints one table per refresh, separated by a blank line."""
     argv = ("read", meter.link, "--unit", "1", "--profile", "pro380", "--point", "voltage_l1")
     started = time.monotonic()
@@ -295,14 +343,23 @@ async def test_read_raw_registers(meter: Meter, capsys: pytest.CaptureFixture[st
     # The serial number 22091039 is stored as hex digits in the first two registers.
     assert [row["hex"] for row in rows[:2]] == ["0x2209", "0x1039"]
 
-    assert await run_cli("read", meter.link, "--unit", "1", "--raw", "holding_register:20482:2", "--json") == 0
+    assert (
+        await run_cli(
+            "read", meter.link, "--unit", "1", "--raw", "holding_register:20482:2", "--json"
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert document["table"] == "holding_register"
     assert [r["address"] for r in document["registers"]] == [20482, 20483]
-    assert [r["value"] for r in document["registers"]] == meter.device.registers(Table.HOLDING_REGISTER, 20482, 2)
+    assert [r["value"] for r in document["registers"]] == meter.device.registers(
+        Table.HOLDING_REGISTER, 20482, 2
+    )
 
 
-async def test_read_raw_of_a_refused_address_exits_1(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_raw_of_a_refused_address_exits_1(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A register the device refuses is reported with the exception, naming link and unit."""
     assert await run_cli("read", meter.link, "--unit", "1", "--raw", "ir:0:2") == 1
     err = capsys.readouterr().err
@@ -313,7 +370,9 @@ async def test_read_raw_of_a_refused_address_exits_1(meter: Meter, capsys: pytes
 @pytest.mark.parametrize(
     "raw", ["hr:0x4000", "xx:0:1", "hr:0:126", "hr:65535:2", "hr:abc:1", "co:0:0"]
 )
-async def test_read_raw_with_a_bad_span_exits_2(meter: Meter, raw: str, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_read_raw_with_a_bad_span_exits_2(
+    meter: Meter, raw: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A span that is not TABLE:ADDRESS:COUNT within the protocol's limits is refused unsent."""
     assert await run_cli("read", meter.link, "--unit", "1", "--raw", raw) == 2
     assert "--raw" in capsys.readouterr().err
@@ -325,7 +384,9 @@ async def test_read_raw_with_a_bad_span_exits_2(meter: Meter, raw: str, capsys: 
 # ---------------------------------------------------------------------------
 
 
-async def test_scan_finds_the_meter_at_unit_1_only(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_scan_finds_the_meter_at_unit_1_only(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Units 2 and 3 stay silent; unit 1 is identified with serial number and firmware."""
     assert await run_cli("scan", meter.link, "--units", "1-3", "--timeout", "0.2") == 0
     captured = capsys.readouterr()
@@ -337,14 +398,22 @@ async def test_scan_finds_the_meter_at_unit_1_only(meter: Meter, capsys: pytest.
             "firmware": str(meter.device.get_value("software_version")),
         }
     ]
-    assert captured.err.splitlines() == ["scanned 1/3, found 1", "scanned 2/3, found 1", "scanned 3/3, found 1"]
+    assert captured.err.splitlines() == [
+        "scanned 1/3, found 1",
+        "scanned 2/3, found 1",
+        "scanned 3/3, found 1",
+    ]
 
 
-async def test_scan_json_and_nothing_found(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_scan_json_and_nothing_found(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """JSON lists the devices; a scan that finds none exits 1."""
     assert await run_cli("scan", meter.link, "--units", "1", "--json") == 0
     document = json.loads(capsys.readouterr().out)
-    assert [(d["unit"], d["profile"], d["serial"]) for d in document["devices"]] == [(1, "pro380", "22091039")]
+    assert [(d["unit"], d["profile"], d["serial"]) for d in document["devices"]] == [
+        (1, "pro380", "22091039")
+    ]
     assert await run_cli("scan", meter.link, "--units", "5,9", "--timeout", "0.2") == 1
     captured = capsys.readouterr()
     assert "no device answered" in captured.err
@@ -356,10 +425,21 @@ async def test_scan_json_and_nothing_found(meter: Meter, capsys: pytest.CaptureF
 # ---------------------------------------------------------------------------
 
 
-async def test_write_of_a_safe_command_changes_the_device(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+async def test_write_of_a_safe_command_changes_the_device(
+    meter: Meter, capsys: pytest.CaptureFixture[str]
+) -> None:
     """set_lcd_cycle_time writes the new cycle time and reports what the device read back."""
     assert meter.device.get_value("lcd_cycle_time") == 10
-    argv = ("write", meter.link, "--unit", "1", "--profile", "pro380", "--command", "set_lcd_cycle_time")
+    argv = (
+        "write",
+        meter.link,
+        "--unit",
+        "1",
+        "--profile",
+        "pro380",
+        "--command",
+        "set_lcd_cycle_time",
+    )
     assert await run_cli(*argv, "--param", "seconds=25") == 0
     assert meter.device.get_value("lcd_cycle_time") == 25
     assert "lcd_cycle_time = 25 s" in capsys.readouterr().out
@@ -371,7 +451,16 @@ async def test_dangerous_command_needs_confirm_and_sends_nothing_without(
     """Without --confirm a dangerous command exits 2 and the device hears nothing; with it, it runs."""
     day_counter = meter.device.get_value("day_counter_energy")
     assert day_counter
-    argv = ("write", meter.link, "--unit", "1", "--profile", "pro380", "--command", "reset_day_counter")
+    argv = (
+        "write",
+        meter.link,
+        "--unit",
+        "1",
+        "--profile",
+        "pro380",
+        "--command",
+        "reset_day_counter",
+    )
     assert await run_cli(*argv) == 2
     err = capsys.readouterr().err
     assert "dangerous" in err
@@ -397,7 +486,16 @@ async def test_write_with_bad_parameters_exits_2_unsent(
     meter: Meter, capsys: pytest.CaptureFixture[str], params: list[str], complaint: str
 ) -> None:
     """Parameters are checked before anything goes to the device."""
-    argv = ["write", meter.link, "--unit", "1", "--profile", "pro380", "--command", "set_lcd_cycle_time"]
+    argv = [
+        "write",
+        meter.link,
+        "--unit",
+        "1",
+        "--profile",
+        "pro380",
+        "--command",
+        "set_lcd_cycle_time",
+    ]
     for param in params:
         argv += ["--param", param]
     assert await run_cli(*argv) == 2
@@ -426,7 +524,18 @@ async def test_write_of_an_unknown_command_lists_the_known_ones(
     [
         ["read", "{link}", "--unit", "1"],
         ["read", "{link}", "--unit", "1", "--raw", "hr:0:1"],
-        ["write", "{link}", "--unit", "1", "--profile", "pro380", "--command", "set_tariff", "--param", "tariff=t2"],
+        [
+            "write",
+            "{link}",
+            "--unit",
+            "1",
+            "--profile",
+            "pro380",
+            "--command",
+            "set_tariff",
+            "--param",
+            "tariff=t2",
+        ],
         ["scan", "{link}", "--units", "1-2"],
     ],
     ids=["read", "raw", "write", "scan"],
@@ -449,7 +558,9 @@ async def test_silent_unit_exits_1(meter: Meter, capsys: pytest.CaptureFixture[s
     assert f"unit 7 on {meter.link} does not answer" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("link", ["foo://127.0.0.1:502", "tcp://", "rtu://", "tcp://127.0.0.1:502?baudrate=9600"])
+@pytest.mark.parametrize(
+    "link", ["foo://127.0.0.1:502", "tcp://", "rtu://", "tcp://127.0.0.1:502?baudrate=9600"]
+)
 def test_bad_link_url_exits_2(link: str, capsys: pytest.CaptureFixture[str]) -> None:
     """A link that cannot be parsed is refused with a message about the link."""
     assert main(["read", link, "--unit", "1"]) == 2
@@ -486,7 +597,11 @@ def test_demo_runs_as_a_module_and_prints_a_voltage_table() -> None:
     """`python -m custom_components.powerbus.engine demo --count 2` shows two tables and exits 0."""
     result = subprocess.run(
         [*MODULE_COMMAND, "demo", "--count", "2", "--watch", "0.5"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=PROCESS_TIMEOUT, check=False,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     tables = parse_tables(result.stdout)
@@ -505,7 +620,11 @@ def test_console_script_lists_profiles() -> None:
     if not script.exists():
         pytest.skip("the project is not installed in this environment (pip install -e .)")
     result = subprocess.run(
-        [str(script), "profiles"], capture_output=True, text=True, timeout=PROCESS_TIMEOUT, check=False
+        [str(script), "profiles"],
+        capture_output=True,
+        text=True,
+        timeout=PROCESS_TIMEOUT,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert {row["key"] for row in parse_table(result.stdout)} == set(builtin_profiles())
@@ -513,7 +632,7 @@ def test_console_script_lists_profiles() -> None:
 
 @pytest.fixture
 def run_process() -> Iterator[list[subprocess.Popen[str]]]:
-    """Processes a test starts; any still running at the end are stopped."""
+    """Collect the processes a test starts; stop any still running at the end."""
     processes: list[subprocess.Popen[str]] = []
     yield processes
     for process in processes:
@@ -526,7 +645,11 @@ def start(processes: list[subprocess.Popen[str]], *argv: str) -> subprocess.Pope
     """Start the tool as a process with ``argv``."""
     process = subprocess.Popen(
         [*MODULE_COMMAND, *argv],
-        cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO_ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     processes.append(process)
     return process
@@ -561,7 +684,9 @@ def stop(process: subprocess.Popen[str], signal_number: int) -> tuple[int, str]:
     return process.returncode, err
 
 
-def test_simulate_serves_until_sigterm(run_process: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_serves_until_sigterm(
+    run_process: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     """`simulate` says where it listens, answers reads there, and stops cleanly on SIGTERM."""
     simulator = start(run_process, "simulate", "pro380", "--tcp", "127.0.0.1:0")
     link = wait_for_line(simulator, LISTENING).group(1)
@@ -574,9 +699,21 @@ def test_simulate_serves_until_sigterm(run_process: list[subprocess.Popen[str]],
     assert "Traceback" not in err
 
 
-def test_simulate_injects_faults(run_process: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]) -> None:
+def test_simulate_injects_faults(
+    run_process: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
     """--fault exception=4 makes every answer a 'server device failure'."""
-    simulator = start(run_process, "simulate", "pro380", "--unit", "3", "--tcp", "127.0.0.1:0", "--fault", "exception=4")
+    simulator = start(
+        run_process,
+        "simulate",
+        "pro380",
+        "--unit",
+        "3",
+        "--tcp",
+        "127.0.0.1:0",
+        "--fault",
+        "exception=4",
+    )
     link = wait_for_line(simulator, LISTENING).group(1)
     assert main(["read", link, "--unit", "3", "--raw", "hr:0x4000:2"]) == 1
     assert f"unit 3 on {link} refused the request: device exception 0x04" in capsys.readouterr().err
@@ -593,7 +730,9 @@ def test_demo_stops_cleanly_on_ctrl_c(run_process: list[subprocess.Popen[str]]) 
 
 
 def test_rtu_link_reads_the_meter_over_a_serial_line(
-    run_process: list[subprocess.Popen[str]], serial_pair: tuple[str, str], capsys: pytest.CaptureFixture[str]
+    run_process: list[subprocess.Popen[str]],
+    serial_pair: tuple[str, str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An RTU simulator on one end of a virtual serial line is read from the other end."""
     # A pty carries no parity, so both ends run 8N1 instead of the profile's 8E1.
@@ -601,7 +740,21 @@ def test_rtu_link_reads_the_meter_over_a_serial_line(
     simulator = start(run_process, "simulate", "pro380", "--rtu", server_end, "--parity", "N")
     wait_for_line(simulator, re.compile(rf"on rtu://{re.escape(server_end)} 9600 8N1"))
     link = f"rtu://{client_end}?parity=N"
-    assert main(["read", link, "--unit", "1", "--profile", "pro380", "--point", "serial_number,voltage_l1"]) == 0
+    assert (
+        main(
+            [
+                "read",
+                link,
+                "--unit",
+                "1",
+                "--profile",
+                "pro380",
+                "--point",
+                "serial_number,voltage_l1",
+            ]
+        )
+        == 0
+    )
     rows = {row["point"]: row for row in parse_table(capsys.readouterr().out)}
     assert rows["serial_number"]["value"] == "22091039"
     assert rows["voltage_l1"]["state"] == "valid"

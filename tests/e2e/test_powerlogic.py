@@ -87,9 +87,9 @@ async def serve(request: pytest.FixtureRequest) -> AsyncIterator[Serve]:
                 settings = LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)
             else:
                 server_end, client_end = serial_ends
-                await simulator.start_rtu(server_end, baudrate=19200, parity="E")
+                await simulator.start_rtu(server_end, baudrate=19200, parity="N")
                 settings = LinkSettings(
-                    kind=LinkKind.RTU, serial_port=client_end, baudrate=19200, parity="E"
+                    kind=LinkKind.RTU, serial_port=client_end, baudrate=19200, parity="N"
                 )
             stack.push_async_callback(simulator.stop)
             bus = Bus(settings)
@@ -103,7 +103,7 @@ async def serve(request: pytest.FixtureRequest) -> AsyncIterator[Serve]:
 def meter(
     variant: str, *, speed: float = 1.0, setup_timeout: float = 120.0, energy_preset: bool = True
 ) -> ProfileDevice:
-    """A simulated meter of ``variant`` whose values hold still."""
+    """Build a simulated meter of ``variant`` whose values hold still."""
     behaviour = PowerLogicBehaviour(
         speed=speed, setup_timeout=setup_timeout, energy_preset=energy_preset
     )
@@ -113,13 +113,13 @@ def meter(
 
 
 def behaviour_of(device: ProfileDevice) -> PowerLogicBehaviour:
-    """The PowerLogic behaviour driving ``device``."""
+    """Return the PowerLogic behaviour driving ``device``."""
     assert isinstance(device.behaviour, PowerLogicBehaviour)
     return device.behaviour
 
 
 def raw(device: ProfileDevice, register: int, count: int = 1) -> list[int]:
-    """Registers from ``register`` on as signed int16, bypassing the wire."""
+    """Return registers from ``register`` on as signed int16, bypassing the wire."""
     return [w - 0x10000 if w & 0x8000 else w for w in device.registers(HR, register - 1, count)]
 
 

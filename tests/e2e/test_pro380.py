@@ -45,9 +45,10 @@ async def bus(request: pytest.FixtureRequest, meter: ProfileDevice) -> AsyncIter
         settings = LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)
     else:
         server_end, client_end = request.getfixturevalue("serial_pair")
-        await simulator.start_rtu(server_end, baudrate=9600, parity="E", stopbits=1, bytesize=8)
+        # A pty carries no parity bit: the line runs 8N1 here, 8E1 on a real meter.
+        await simulator.start_rtu(server_end, baudrate=9600, parity="N", stopbits=1, bytesize=8)
         settings = LinkSettings(
-            kind=LinkKind.RTU, serial_port=client_end, baudrate=9600, parity="E", stopbits=1, bytesize=8
+            kind=LinkKind.RTU, serial_port=client_end, baudrate=9600, parity="N", stopbits=1, bytesize=8
         )
     async with Bus(settings) as opened:
         yield opened

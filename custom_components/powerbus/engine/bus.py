@@ -216,7 +216,9 @@ class Bus:
                 stats.errors[error_kind(err)] += 1
                 if isinstance(err, RequestTimeoutError):
                     stats.timeouts += 1
-                if isinstance(err, LinkError):
+                if isinstance(err, LinkError | RequestTimeoutError):
+                    # A late answer must never be taken for the next request's (RTU frames
+                    # carry no transaction id): start the next attempt on a fresh link.
                     self._link.close()
                 if not self._worth_retrying(err) or attempt >= self.policy.retries:
                     raise

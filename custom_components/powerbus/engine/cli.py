@@ -24,7 +24,7 @@ import argparse
 import asyncio
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import json
 import logging
 import math
@@ -51,7 +51,7 @@ from .errors import (
 )
 from .identify import detect_profile, scan
 from .link import DEFAULT_SERIAL, LinkKind, LinkSettings, parse_link
-from .models import BusLimits, Command, ParamSpec, Point, PointState, PollGroup, Profile, Table, Value
+from .models import BusLimits, Command, ParamSpec, Point, PollGroup, Profile, Table, Value
 from .poller import Poller, PollResult
 from .profile import builtin_profiles, get_profile, load_profile_file, with_limits
 from .simulator.behaviours import simulated_device
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _configure_logging(verbosity: int) -> None:
-    """``-v`` logs the engine's debug messages; ``-vv`` adds pymodbus' own."""
+    """Log the engine's debug messages with ``-v``, and pymodbus' own too with ``-vv``."""
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger().setLevel(logging.DEBUG if verbosity else logging.WARNING)
     # The engine reports link trouble itself; pymodbus' log lines would only repeat it.
@@ -137,7 +137,7 @@ def _fail(message: str, code: int) -> int:
 
 
 def _describe_device_error(args: argparse.Namespace, err: ModbusError) -> str:
-    """A message naming the link (and unit) that failed, and how."""
+    """Describe a device error, naming the link (and unit) that failed and how."""
     link = getattr(args, "link", None)
     if link is None:
         return str(err)
@@ -158,10 +158,13 @@ def _describe_device_error(args: argparse.Namespace, err: ModbusError) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sub-command."""
+    """Build the argument parser of every sub-command."""
     verbose = argparse.ArgumentParser(add_help=False)
     verbose.add_argument(
-        "-v", "--verbose", action="count", default=argparse.SUPPRESS,
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
         help="log debug messages (twice: pymodbus' too)",
     )
     parser = argparse.ArgumentParser(
@@ -169,7 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read, write, scan and simulate Modbus power equipment (energy meters, UPS units).",
         epilog="LINK is tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/ttyUSB0?baudrate=9600&parity=E",
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="log debug messages (twice: pymodbus' too)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log debug messages (twice: pymodbus' too)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_profiles_parser(commands, verbose)
     _add_read_parser(commands, verbose)
@@ -183,14 +192,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_profiles_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus profiles [list | validate FILE... | show KEY]``."""
     profiles = commands.add_parser(
-        "profiles", parents=[verbose], help="list, validate or show device profiles",
+        "profiles",
+        parents=[verbose],
+        help="list, validate or show device profiles",
         description="List the shipped device profiles (the default), validate profile files, or show one profile.",
     )
     profiles.set_defaults(handler=_profiles_list)
     actions = profiles.add_subparsers(dest="action", metavar="ACTION")
     listing = actions.add_parser("list", parents=[verbose], help="table of the shipped profiles")
     listing.set_defaults(handler=_profiles_list)
-    validate = actions.add_parser("validate", parents=[verbose], help="check profile files with the engine's loader")
+    validate = actions.add_parser(
+        "validate", parents=[verbose], help="check profile files with the engine's loader"
+    )
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
     validate.set_defaults(handler=_profiles_validate)
     show = actions.add_parser("show", parents=[verbose], help="points and commands of one profile")
@@ -200,14 +213,20 @@ def _add_profiles_parser(commands: Any, verbose: argparse.ArgumentParser) -> Non
 
 def _add_device_arguments(parser: argparse.ArgumentParser) -> None:
     """LINK and --unit, shared by the commands that talk to one device."""
-    parser.add_argument("link", metavar="LINK", help="tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/tty...")
-    parser.add_argument("--unit", type=_unit_id, required=True, metavar="N", help="Modbus unit id of the device")
+    parser.add_argument(
+        "link", metavar="LINK", help="tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/tty..."
+    )
+    parser.add_argument(
+        "--unit", type=_unit_id, required=True, metavar="N", help="Modbus unit id of the device"
+    )
 
 
 def _add_read_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus read LINK --unit N ...``."""
     read = commands.add_parser(
-        "read", parents=[verbose], help="read a device's points, or raw registers",
+        "read",
+        parents=[verbose],
+        help="read a device's points, or raw registers",
         description=(
             "Read a device's points through its profile and print them, once or refreshing. "
             "Without --point, the points enabled by default are read (--all: every point)."
@@ -215,23 +234,36 @@ def _add_read_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     )
     _add_device_arguments(read)
     read.add_argument(
-        "--profile", default=AUTO_PROFILE, metavar="KEY",
+        "--profile",
+        default=AUTO_PROFILE,
+        metavar="KEY",
         help="profile key, or 'auto' (the default) to recognise the device",
     )
     read.add_argument(
-        "--group", type=_poll_groups, metavar="GROUPS",
+        "--group",
+        type=_poll_groups,
+        metavar="GROUPS",
         help=f"only these poll groups, comma-separated ({', '.join(PollGroup)})",
     )
     read.add_argument(
-        "--point", dest="points", action="extend", nargs="+", type=_comma_list, metavar="KEY",
+        "--point",
+        dest="points",
+        action="extend",
+        nargs="+",
+        type=_comma_list,
+        metavar="KEY",
         help="only these points (repeat or comma-separate)",
     )
     read.add_argument("--all", action="store_true", help="also read the points disabled by default")
     read.add_argument(
-        "--raw", type=_raw_span, metavar="TABLE:ADDRESS:COUNT",
+        "--raw",
+        type=_raw_span,
+        metavar="TABLE:ADDRESS:COUNT",
         help="read raw registers instead (TABLE: hr, ir, co, di or the full name; ADDRESS: zero-based, decimal or 0x)",
     )
-    _add_output_arguments(read, json_help="print JSON instead of a table (one line per refresh with --watch)")
+    _add_output_arguments(
+        read, json_help="print JSON instead of a table (one line per refresh with --watch)"
+    )
     read.set_defaults(handler=_read)
 
 
@@ -239,11 +271,15 @@ def _add_output_arguments(parser: argparse.ArgumentParser, *, json_help: str) ->
     """--json, --watch and --count, shared by read and demo."""
     parser.add_argument("--json", action="store_true", help=json_help)
     parser.add_argument(
-        "--watch", type=_positive_seconds, metavar="SECONDS",
+        "--watch",
+        type=_positive_seconds,
+        metavar="SECONDS",
         help="read again every SECONDS and refresh the output until Ctrl-C",
     )
     parser.add_argument(
-        "--count", type=_positive_int, metavar="N",
+        "--count",
+        type=_positive_int,
+        metavar="N",
         help="stop after N reads (default: 1, or no limit with --watch)",
     )
 
@@ -251,14 +287,22 @@ def _add_output_arguments(parser: argparse.ArgumentParser, *, json_help: str) ->
 def _add_write_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus write LINK --unit N --profile KEY --command KEY ...``."""
     write = commands.add_parser(
-        "write", parents=[verbose], help="run a profile command on a device",
+        "write",
+        parents=[verbose],
+        help="run a profile command on a device",
         description="Run a command of the device's profile. Dangerous commands need --confirm.",
     )
     _add_device_arguments(write)
     write.add_argument("--profile", required=True, metavar="KEY", help="profile key of the device")
-    write.add_argument("--command", required=True, metavar="KEY", help="command key (see `powerbus profiles show`)")
     write.add_argument(
-        "--param", dest="params", action="append", default=[], metavar="KEY=VALUE",
+        "--command", required=True, metavar="KEY", help="command key (see `powerbus profiles show`)"
+    )
+    write.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="a command parameter (repeat for several)",
     )
     write.add_argument("--confirm", action="store_true", help="allow a dangerous command")
@@ -268,16 +312,25 @@ def _add_write_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
 def _add_scan_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus scan LINK ...``."""
     scan_parser = commands.add_parser(
-        "scan", parents=[verbose], help="find devices by probing unit ids",
+        "scan",
+        parents=[verbose],
+        help="find devices by probing unit ids",
         description="Probe unit ids on a link and identify the devices that answer with a shipped profile.",
     )
-    scan_parser.add_argument("link", metavar="LINK", help="tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/tty...")
     scan_parser.add_argument(
-        "--units", type=_unit_ranges, default=list(range(1, HIGHEST_UNIT + 1)), metavar="RANGES",
+        "link", metavar="LINK", help="tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/tty..."
+    )
+    scan_parser.add_argument(
+        "--units",
+        type=_unit_ranges,
+        default=list(range(1, HIGHEST_UNIT + 1)),
+        metavar="RANGES",
         help=f"unit ids to probe, e.g. 1-10,20 (default: 1-{HIGHEST_UNIT})",
     )
     scan_parser.add_argument(
-        "--timeout", type=_positive_seconds, metavar="SECONDS",
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
         help="how long to wait for each unit (default: each profile's own timeout)",
     )
     scan_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -287,29 +340,60 @@ def _add_scan_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
 def _add_simulate_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus simulate PROFILE ...``."""
     simulate = commands.add_parser(
-        "simulate", parents=[verbose], help="serve a simulated device until Ctrl-C",
+        "simulate",
+        parents=[verbose],
+        help="serve a simulated device until Ctrl-C",
         description=(
             f"Serve a simulated device built from a profile, on Modbus TCP "
             f"({DEFAULT_SIMULATOR_HOST}:{DEFAULT_SIMULATOR_PORT} unless --tcp or --rtu say otherwise)."
         ),
     )
-    simulate.add_argument("profile", metavar="PROFILE", help="profile key, as listed by `powerbus profiles`")
-    simulate.add_argument("--unit", type=_unit_id, metavar="N", help="unit id to answer on (default: the profile's)")
     simulate.add_argument(
-        "--tcp", type=_host_port, metavar="HOST:PORT",
+        "profile", metavar="PROFILE", help="profile key, as listed by `powerbus profiles`"
+    )
+    simulate.add_argument(
+        "--unit", type=_unit_id, metavar="N", help="unit id to answer on (default: the profile's)"
+    )
+    simulate.add_argument(
+        "--tcp",
+        type=_host_port,
+        metavar="HOST:PORT",
         help=f"serve Modbus TCP here (port 0: any free port; default {DEFAULT_SIMULATOR_HOST}:{DEFAULT_SIMULATOR_PORT})",
     )
-    simulate.add_argument("--rtu", metavar="PATH", help="serve Modbus RTU on this serial port (e.g. one end of a socat pty pair)")
-    simulate.add_argument("--baudrate", type=_positive_int, help="RTU baud rate (default: the profile's)")
-    simulate.add_argument("--parity", choices=("N", "E", "O"), type=str.upper, help="RTU parity (default: the profile's)")
-    simulate.add_argument("--stopbits", type=int, choices=(1, 2), help="RTU stop bits (default: the profile's)")
-    simulate.add_argument("--bytesize", type=int, choices=(7, 8), help="RTU data bits (default: the profile's)")
     simulate.add_argument(
-        "--speed", type=_positive_seconds, default=1.0, metavar="X",
+        "--rtu",
+        metavar="PATH",
+        help="serve Modbus RTU on this serial port (e.g. one end of a socat pty pair)",
+    )
+    simulate.add_argument(
+        "--baudrate", type=_positive_int, help="RTU baud rate (default: the profile's)"
+    )
+    simulate.add_argument(
+        "--parity",
+        choices=("N", "E", "O"),
+        type=str.upper,
+        help="RTU parity (default: the profile's)",
+    )
+    simulate.add_argument(
+        "--stopbits", type=int, choices=(1, 2), help="RTU stop bits (default: the profile's)"
+    )
+    simulate.add_argument(
+        "--bytesize", type=int, choices=(7, 8), help="RTU data bits (default: the profile's)"
+    )
+    simulate.add_argument(
+        "--speed",
+        type=_positive_seconds,
+        default=1.0,
+        metavar="X",
         help="run simulated time X times faster (energy counters move faster)",
     )
     simulate.add_argument(
-        "--fault", dest="faults", action="append", type=_fault, default=[], metavar="FAULT",
+        "--fault",
+        dest="faults",
+        action="append",
+        type=_fault,
+        default=[],
+        metavar="FAULT",
         help="misbehave on every request: no_answer, exception=CODE, delay=SECONDS, corrupt or drop (repeatable)",
     )
     simulate.set_defaults(handler=_simulate)
@@ -318,23 +402,35 @@ def _add_simulate_parser(commands: Any, verbose: argparse.ArgumentParser) -> Non
 def _add_demo_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
     """``powerbus demo ...``."""
     demo = commands.add_parser(
-        "demo", parents=[verbose], help="watch a simulated PRO380 energy meter",
+        "demo",
+        parents=[verbose],
+        help="watch a simulated PRO380 energy meter",
         description=(
             f"Start a simulated PRO380 meter on {DEFAULT_SIMULATOR_HOST} (time running {DEMO_SPEED:g}x faster) "
             "and read it, refreshing the table until Ctrl-C."
         ),
     )
-    demo.add_argument("--port", type=_port, default=0, help="TCP port of the simulated meter (default: any free port)")
     demo.add_argument(
-        "--watch", type=_positive_seconds, default=DEFAULT_WATCH_SECONDS, metavar="SECONDS",
+        "--port",
+        type=_port,
+        default=0,
+        help="TCP port of the simulated meter (default: any free port)",
+    )
+    demo.add_argument(
+        "--watch",
+        type=_positive_seconds,
+        default=DEFAULT_WATCH_SECONDS,
+        metavar="SECONDS",
         help=f"seconds between reads (default {DEFAULT_WATCH_SECONDS:g})",
     )
-    demo.add_argument("--count", type=_positive_int, metavar="N", help="stop after N reads (default: no limit)")
+    demo.add_argument(
+        "--count", type=_positive_int, metavar="N", help="stop after N reads (default: no limit)"
+    )
     demo.set_defaults(handler=_demo)
 
 
 def _unit_id(text: str) -> int:
-    """A Modbus unit id, 0..255."""
+    """Parse a Modbus unit id, 0..255."""
     unit = _integer(text)
     if not 0 <= unit <= MAX_UNIT_ID:
         raise argparse.ArgumentTypeError(f"a unit id is 0..{MAX_UNIT_ID}, not {unit}")
@@ -342,7 +438,7 @@ def _unit_id(text: str) -> int:
 
 
 def _integer(text: str) -> int:
-    """A decimal or 0x-prefixed hexadecimal integer."""
+    """Parse a decimal or 0x-prefixed hexadecimal integer."""
     try:
         return int(text, 16) if text.lower().startswith("0x") else int(text)
     except ValueError:
@@ -350,7 +446,7 @@ def _integer(text: str) -> int:
 
 
 def _positive_int(text: str) -> int:
-    """A whole number of at least 1."""
+    """Parse a whole number of at least 1."""
     number = _integer(text)
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
@@ -358,7 +454,7 @@ def _positive_int(text: str) -> int:
 
 
 def _positive_seconds(text: str) -> float:
-    """A finite number greater than zero."""
+    """Parse a finite number greater than zero."""
     try:
         number = float(text)
     except ValueError:
@@ -369,7 +465,7 @@ def _positive_seconds(text: str) -> float:
 
 
 def _port(text: str) -> int:
-    """A TCP port, 0..65535 (0: any free port)."""
+    """Parse a TCP port, 0..65535 (0: any free port)."""
     port = _integer(text)
     if not 0 <= port <= 0xFFFF:
         raise argparse.ArgumentTypeError(f"a port is 0..65535, not {port}")
@@ -377,7 +473,7 @@ def _port(text: str) -> int:
 
 
 def _host_port(text: str) -> tuple[str, int]:
-    """HOST:PORT, with the host in brackets for IPv6 ([::1]:502)."""
+    """Parse HOST:PORT, with the host in brackets for IPv6 ([::1]:502)."""
     host, separator, port = text.rpartition(":")
     if not separator or not host:
         raise argparse.ArgumentTypeError(f"'{text}' is not HOST:PORT")
@@ -385,12 +481,12 @@ def _host_port(text: str) -> tuple[str, int]:
 
 
 def _comma_list(text: str) -> list[str]:
-    """Items of a comma-separated list, without blanks."""
+    """Split a comma-separated list, dropping blanks."""
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _poll_groups(text: str) -> frozenset[PollGroup]:
-    """Comma-separated poll group names."""
+    """Parse comma-separated poll group names."""
     try:
         return frozenset(PollGroup(name) for name in _comma_list(text))
     except ValueError:
@@ -400,7 +496,7 @@ def _poll_groups(text: str) -> frozenset[PollGroup]:
 
 
 def _unit_ranges(text: str) -> list[int]:
-    """Unit ids from ranges like ``1-10,20``, in ascending order without repeats."""
+    """Parse unit id ranges like ``1-10,20`` into ascending ids without repeats."""
     units: set[int] = set()
     for part in _comma_list(text):
         first, dash, last = part.partition("-")
@@ -436,14 +532,18 @@ def _raw_span(text: str) -> RawSpan:
     count = _positive_int(count_text)
     limit = BusLimits().max_items(table)
     if count > limit:
-        raise argparse.ArgumentTypeError(f"one read of a {table.value} table is at most {limit} items")
-    if not 0 <= address or address + count - 1 > 0xFFFF:
-        raise argparse.ArgumentTypeError(f"addresses {address}..{address + count - 1} lie outside 0..65535")
+        raise argparse.ArgumentTypeError(
+            f"one read of a {table.value} table is at most {limit} items"
+        )
+    if address < 0 or address + count - 1 > 0xFFFF:
+        raise argparse.ArgumentTypeError(
+            f"addresses {address}..{address + count - 1} lie outside 0..65535"
+        )
     return RawSpan(table=table, address=address, count=count)
 
 
 def _fault(text: str) -> Fault:
-    """A simulator fault from no_answer, exception=CODE, delay=SECONDS, corrupt or drop."""
+    """Parse a simulator fault: no_answer, exception=CODE, delay=SECONDS, corrupt or drop."""
     kind, _, value = text.partition("=")
     try:
         if kind == "no_answer" and not value:
@@ -534,7 +634,12 @@ def _profiles_show(args: argparse.Namespace) -> int:
     if profile.commands:
         print()
         command_rows = [
-            (command.key, "yes" if command.dangerous else "", command.name, _params_label(command.params))
+            (
+                command.key,
+                "yes" if command.dangerous else "",
+                command.name,
+                _params_label(command.params),
+            )
             for command in profile.commands
         ]
         print(format_table(("command", "dangerous", "name", "params"), command_rows))
@@ -542,26 +647,26 @@ def _profiles_show(args: argparse.Namespace) -> int:
 
 
 def _type_label(point: Point) -> str:
-    """The data type, with the register count where the type does not fix it."""
+    """Name the data type, with the register count where the type does not fix it."""
     if point.data_type.fixed_count is None:
         return f"{point.data_type.value}[{point.count}]"
     return point.data_type.value
 
 
 def _writable_label(point: Point) -> str:
-    """'yes', 'dangerous' or nothing."""
+    """Say whether a point is writable: 'yes', 'dangerous' or nothing."""
     if point.write is None:
         return ""
     return "dangerous" if point.write.dangerous else "yes"
 
 
 def _params_label(params: Sequence[ParamSpec]) -> str:
-    """The parameters of a command in one line, e.g. ``seconds=int 1..30 s``."""
+    """Describe the parameters of a command in one line, e.g. ``seconds=int 1..30 s``."""
     return "; ".join(f"{spec.key}={_param_label(spec)}" for spec in params)
 
 
 def _param_label(spec: ParamSpec) -> str:
-    """What one parameter accepts."""
+    """Describe what one parameter accepts."""
     if spec.kind == "choice":
         return "|".join(spec.choices)
     label = spec.kind if spec.length is None else f"{spec.kind}[{spec.length}]"
@@ -601,13 +706,15 @@ def _read(args: argparse.Namespace) -> int:
 
 
 def _serial_defaults(link: LinkSettings, profile: Profile | None) -> LinkSettings:
-    """An RTU link with the profile's serial settings wherever the URL names none."""
+    """Fill an RTU link's serial settings from the profile wherever the URL names none."""
     if link.kind is not LinkKind.RTU:
         return link
     return link.resolve(profile.transport if profile is not None else DEFAULT_SERIAL)
 
 
-async def _read_points(settings: LinkSettings, named: Profile | None, args: argparse.Namespace) -> int:
+async def _read_points(
+    settings: LinkSettings, named: Profile | None, args: argparse.Namespace
+) -> int:
     """Open the link, pick the profile, then read and print as asked."""
     bus = Bus(settings)
     try:
@@ -640,14 +747,20 @@ async def _detect(bus: Bus, unit: int, link: str) -> Profile | None:
 
 
 def _selected_keys(
-    profile: Profile, groups: Collection[PollGroup], points: Sequence[list[str]] | None, *, include_disabled: bool
+    profile: Profile,
+    groups: Collection[PollGroup],
+    points: Sequence[list[str]] | None,
+    *,
+    include_disabled: bool,
 ) -> list[str]:
-    """The keys of the points to read: those named, or those of the groups."""
+    """Choose the keys of the points to read: those named, or those of the groups."""
     if points:
         keys = [key for chunk in points for key in chunk]
         unknown = [key for key in keys if not profile.has_point(key)]
         if unknown:
-            raise ConfigError("--point", f"{profile.key} has no point {', '.join(map(repr, unknown))}")
+            raise ConfigError(
+                "--point", f"{profile.key} has no point {', '.join(map(repr, unknown))}"
+            )
         return keys
     return [
         point.key
@@ -687,7 +800,7 @@ async def show_readings(poller: Poller, options: ReadOptions, out: TextIO) -> in
 
 
 def readings_document(poller: Poller, result: PollResult) -> dict[str, Any]:
-    """One poll as plain data: profile, unit, readings and the device's statistics."""
+    """Describe one poll as plain data: profile, unit, readings and the device's statistics."""
     profile = poller.profile
     return {
         "profile": profile.key,
@@ -706,14 +819,14 @@ def readings_document(poller: Poller, result: PollResult) -> dict[str, Any]:
 
 
 def _json_value(value: Value | None) -> Value | None:
-    """A value JSON can hold (NaN and infinities have no JSON form)."""
+    """Make a value JSON can hold (NaN and infinities have no JSON form)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
 
 
 def render_readings(poller: Poller, result: PollResult, title: str) -> str:
-    """One poll as a titled table with a statistics footer."""
+    """Render one poll as a titled table with a statistics footer."""
     rows = []
     for key, reading in _in_profile_order(poller.profile, result):
         point = poller.profile.point(key)
@@ -732,7 +845,7 @@ def render_readings(poller: Poller, result: PollResult, title: str) -> str:
 
 
 def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[str, Any]]:
-    """The readings of a poll in the order the profile lists its points."""
+    """Yield the readings of a poll in the order the profile lists its points."""
     for point in profile.points:
         reading = result.readings.get(point.key)
         if reading is not None:
@@ -740,13 +853,13 @@ def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[st
 
 
 def format_value(point: Point, value: Value | None) -> str:
-    """A value as people read it: the point's precision and unit, '—' when there is none."""
+    """Format a value as people read it: the point's precision and unit, '—' when there is none."""
     number = format_number(point, value)
     return f"{number} {point.unit}" if value is not None and point.unit else number
 
 
 def format_number(point: Point, value: Value | None) -> str:
-    """A value with the point's precision (or its option label), without the unit."""
+    """Format a value with the point's precision (or its option label), without the unit."""
     if value is None:
         return UNAVAILABLE
     if isinstance(value, bool):
@@ -761,7 +874,9 @@ def format_number(point: Point, value: Value | None) -> str:
 async def _read_raw(settings: LinkSettings, unit: int, span: RawSpan, as_json: bool) -> int:
     """Read raw registers (or bits) and print them with their addresses."""
     async with Bus(settings) as bus:
-        values = [int(value) for value in await bus.read(unit, span.table, span.address, span.count)]
+        values = [
+            int(value) for value in await bus.read(unit, span.table, span.address, span.count)
+        ]
     addresses = range(span.address, span.address + span.count)
     if as_json:
         document = {
@@ -783,7 +898,7 @@ async def _read_raw(settings: LinkSettings, unit: int, span: RawSpan, as_json: b
 
 
 def _hex(table: Table, value: int) -> str:
-    """A register as four hex digits (a bit as one)."""
+    """Format a register as four hex digits (a bit as one)."""
     return f"0x{value:X}" if table.is_bit else f"0x{value:04X}"
 
 
@@ -830,7 +945,9 @@ def _write(args: argparse.Namespace) -> int:
         command = profile.command(args.command)
     except KeyError:
         known = ", ".join(c.key for c in profile.commands) or "none"
-        raise WriteValidationError(f"{profile.key} has no command '{args.command}' (known: {known})") from None
+        raise WriteValidationError(
+            f"{profile.key} has no command '{args.command}' (known: {known})"
+        ) from None
     params = _command_params(command, args.params)
     plan_command(profile, command, validate_params(command, params))
     if command.dangerous and not args.confirm:
@@ -839,11 +956,19 @@ def _write(args: argparse.Namespace) -> int:
             "Nothing was sent; add --confirm to run it."
         )
     settings = _serial_defaults(parse_link(args.link), profile)
-    return asyncio.run(_run_write(settings, profile, args.unit, command, params, confirm=args.confirm))
+    return asyncio.run(
+        _run_write(settings, profile, args.unit, command, params, confirm=args.confirm)
+    )
 
 
 async def _run_write(
-    settings: LinkSettings, profile: Profile, unit: int, command: Command, params: Mapping[str, Any], *, confirm: bool
+    settings: LinkSettings,
+    profile: Profile,
+    unit: int,
+    command: Command,
+    params: Mapping[str, Any],
+    *,
+    confirm: bool,
 ) -> int:
     """Run the command and report what the device read back."""
     async with Bus(settings) as bus:
@@ -878,7 +1003,7 @@ def _command_params(command: Command, pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _param_value(command: Command, spec: ParamSpec, text: str) -> Any:
-    """The text of one parameter as the value its kind takes."""
+    """Convert the text of one parameter into the value its kind takes."""
     where = f"{command.key}: parameter '{spec.key}'"
     if spec.kind == "bool":
         word = text.strip().lower()
@@ -893,7 +1018,7 @@ def _param_value(command: Command, spec: ParamSpec, text: str) -> Any:
 
 
 def _number(where: str, text: str) -> int | float:
-    """An int when the text is one, else a float; WriteValidationError when it is neither."""
+    """Parse an int when the text is one, else a float; WriteValidationError when it is neither."""
     try:
         return int(text)
     except ValueError:
@@ -920,7 +1045,9 @@ async def _run_scan(
 ) -> int:
     """Probe every unit once (no retries) with every shipped profile."""
     candidates = [
-        profile if timeout is None else with_limits(profile, timeout=timeout, timeout_per_register=0.0)
+        profile
+        if timeout is None
+        else with_limits(profile, timeout=timeout, timeout_per_register=0.0)
         for profile in builtin_profiles().values()
     ]
     progress = _ScanProgress(sys.stderr)
@@ -944,7 +1071,12 @@ async def _run_scan(
         print(json.dumps(document, indent=2))
     elif found:
         rows = [
-            (str(identity.unit), identity.profile.key, identity.serial or UNAVAILABLE, identity.firmware or UNAVAILABLE)
+            (
+                str(identity.unit),
+                identity.profile.key,
+                identity.serial or UNAVAILABLE,
+                identity.firmware or UNAVAILABLE,
+            )
             for identity in found
         ]
         print(format_table(("unit", "profile", "serial", "firmware"), rows, right={0}))
@@ -1008,22 +1140,30 @@ async def _run_simulator(profile: Profile, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _start_listeners(simulator: Simulator, profile: Profile, unit: int, args: argparse.Namespace) -> list[str]:
+async def _start_listeners(
+    simulator: Simulator, profile: Profile, unit: int, args: argparse.Namespace
+) -> list[str]:
     """Start TCP and/or RTU listeners; one line per listener saying where it is."""
     lines: list[str] = []
     described = f"{profile.name} ({profile.key}) as unit {unit}"
     if args.rtu is not None:
-        line = profile.transport
-        serial = {
-            "baudrate": args.baudrate or line.baudrate,
-            "parity": args.parity or line.parity,
-            "stopbits": args.stopbits or line.stopbits,
-            "bytesize": args.bytesize or line.bytesize,
+        given = {
+            "baudrate": args.baudrate,
+            "parity": args.parity,
+            "stopbits": args.stopbits,
+            "bytesize": args.bytesize,
         }
-        await simulator.start_rtu(args.rtu, **serial)
+        line = replace(profile.transport, **{k: v for k, v in given.items() if v is not None})
+        await simulator.start_rtu(
+            args.rtu,
+            baudrate=line.baudrate,
+            parity=line.parity,
+            stopbits=line.stopbits,
+            bytesize=line.bytesize,
+        )
         lines.append(
             f"simulating {described} on rtu://{args.rtu} "
-            f"{serial['baudrate']} {serial['bytesize']}{serial['parity']}{serial['stopbits']}"
+            f"{line.baudrate} {line.bytesize}{line.parity}{line.stopbits}"
         )
     if args.tcp is not None or args.rtu is None:
         host, port = args.tcp or (DEFAULT_SIMULATOR_HOST, DEFAULT_SIMULATOR_PORT)
@@ -1040,14 +1180,19 @@ async def _start_listeners(simulator: Simulator, profile: Profile, unit: int, ar
 
 
 def _plural(count: int, noun: str) -> str:
-    """``1 point``, ``2 points``."""
+    """Count a noun: ``1 point``, ``2 points``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def format_table(headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Collection[int] = ()) -> str:
-    """A plain-text table: a header, a rule, and the rows; columns in ``right`` right-aligned."""
+def format_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, right: Collection[int] = ()
+) -> str:
+    """Lay out a plain-text table: a header, a rule, and the rows; columns in ``right`` right-aligned."""
     body = [list(row) for row in rows]
-    widths = [max([len(header), *(len(row[column]) for row in body)]) for column, header in enumerate(headers)]
+    widths = [
+        max([len(header), *(len(row[column]) for row in body)])
+        for column, header in enumerate(headers)
+    ]
 
     def line(cells: Sequence[str]) -> str:
         """One row with every cell padded to its column's width."""

@@ -119,8 +119,12 @@ class Poller:
         plan = plan_reads(points, self.profile.limits, self.splits)
         raw: dict[str, tuple[tuple[int, ...], float]] = {}
         failures: dict[str, tuple[PointState, str]] = {
-            p.key: (PointState.UNAVAILABLE, "the device refuses this address") for p in plan.unplannable
+            p.key: (PointState.UNAVAILABLE, "the device refuses this address (illegal data address)")
+            for p in plan.refused
         }
+        failures.update(
+            {p.key: (PointState.ERROR, "the profile puts this point where no read can reach it") for p in plan.unplannable}
+        )
         blocks: list[RawBlock] = []
         queue = list(plan.blocks)
         abort: tuple[PointState, str] | None = None

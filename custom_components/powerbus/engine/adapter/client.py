@@ -7,9 +7,12 @@ adapter sends exactly one request per call.
 
 Version switches:
 - 3.10 renamed the unit keyword ``slave=`` to ``device_id=``.
-- Both 3.8 and 3.16 take the per-request response timeout from
-  ``comm_params.timeout_connect``; it is set before each request so that devices
-  with different timeouts can share one link.
+- Both 3.8 and 3.16 take the per-request response timeout from the transaction
+  manager's own copy of the parameters (``client.ctx.comm_params.timeout_connect``);
+  it is set before each request so that devices with different timeouts can share
+  one link.
+- Both need a running event loop to build a client, so the client is built when the
+  link opens.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class PymodbusLink:
         """Create the client; ``on_traffic(sent, nbytes)`` sees every frame on the wire."""
         self.settings = settings
         self._on_traffic = on_traffic
-        self._client = self._make_client(settings)
+        self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
 
     def _make_client(self, settings: LinkSettings) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
         """Build the pymodbus client without automatic reconnects or retries."""
@@ -89,31 +92,39 @@ class PymodbusLink:
     @property
     def connected(self) -> bool:
         """Whether the link is open."""
-        return bool(self._client.connected)
+        return self._client is not None and bool(self._client.connected)
 
     async def open(self, timeout: float) -> None:
         """Open the link; LinkError when it cannot be opened within ``timeout``."""
-        self._client.comm_params.timeout_connect = timeout
+        self.close()
+        client = self._make_client(self.settings)
+        self._client = client
+        client.comm_params.timeout_connect = timeout
         try:
-            ok = await asyncio.wait_for(self._client.connect(), timeout + _SAFETY_MARGIN)
+            ok = await asyncio.wait_for(client.connect(), timeout + _SAFETY_MARGIN)
         except (TimeoutError, OSError, ModbusException) as err:
+            self.close()
             raise LinkError(f"cannot open {self.settings.describe()}: {err}") from err
         if not ok:
+            self.close()
             raise LinkError(f"cannot open {self.settings.describe()}")
 
     def close(self) -> None:
         """Close the link (idempotent)."""
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     async def read(self, table: Table, address: int, count: int, unit: int, timeout: float) -> list[int] | list[bool]:
         """Read ``count`` registers or bits from ``table``."""
+        client = self._open_client()
         method = {
-            Table.COIL: self._client.read_coils,
-            Table.DISCRETE_INPUT: self._client.read_discrete_inputs,
-            Table.HOLDING_REGISTER: self._client.read_holding_registers,
-            Table.INPUT_REGISTER: self._client.read_input_registers,
+            Table.COIL: client.read_coils,
+            Table.DISCRETE_INPUT: client.read_discrete_inputs,
+            Table.HOLDING_REGISTER: client.read_holding_registers,
+            Table.INPUT_REGISTER: client.read_input_registers,
         }[table]
-        response = await self._call(lambda: method(address, count=count, **{_UNIT_KEYWORD: unit}), timeout)
+        response = await self._call(client, lambda: method(address, count=count, **{_UNIT_KEYWORD: unit}), timeout)
         if table.is_bit:
             bits = [bool(b) for b in response.bits[:count]]
             if len(bits) != count:
@@ -126,27 +137,34 @@ class PymodbusLink:
 
     async def write_registers(self, address: int, values: list[int], unit: int, timeout: float) -> None:
         """Write holding registers: function 06 for one value, 16 for several."""
+        client = self._open_client()
         if len(values) == 1:
-            await self._call(
-                lambda: self._client.write_register(address, values[0], **{_UNIT_KEYWORD: unit}), timeout
-            )
+            await self._call(client, lambda: client.write_register(address, values[0], **{_UNIT_KEYWORD: unit}), timeout)
         else:
-            await self._call(
-                lambda: self._client.write_registers(address, values, **{_UNIT_KEYWORD: unit}), timeout
-            )
+            await self._call(client, lambda: client.write_registers(address, values, **{_UNIT_KEYWORD: unit}), timeout)
 
     async def write_coils(self, address: int, values: list[bool], unit: int, timeout: float) -> None:
         """Write coils: function 05 for one value, 15 for several."""
+        client = self._open_client()
         if len(values) == 1:
-            await self._call(lambda: self._client.write_coil(address, values[0], **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(client, lambda: client.write_coil(address, values[0], **{_UNIT_KEYWORD: unit}), timeout)
         else:
-            await self._call(lambda: self._client.write_coils(address, values, **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(client, lambda: client.write_coils(address, values, **{_UNIT_KEYWORD: unit}), timeout)
 
-    async def _call(self, request: Callable[[], Awaitable[Any]], timeout: float) -> _Response:
-        """Send one request and translate whatever pymodbus does into engine errors."""
-        if not self._client.connected:
+    def _open_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        """The client of an open link; LinkError when the link is not open."""
+        if self._client is None or not self._client.connected:
             raise LinkError(f"{self.settings.describe()} is not open")
-        self._client.comm_params.timeout_connect = timeout
+        return self._client
+
+    async def _call(
+        self,
+        client: AsyncModbusTcpClient | AsyncModbusSerialClient,
+        request: Callable[[], Awaitable[Any]],
+        timeout: float,
+    ) -> _Response:
+        """Send one request and translate whatever pymodbus does into engine errors."""
+        client.ctx.comm_params.timeout_connect = timeout
         try:
             response: _Response = await asyncio.wait_for(request(), timeout + _SAFETY_MARGIN)
         except TimeoutError as err:
@@ -154,7 +172,7 @@ class PymodbusLink:
         except ConnectionException as err:
             raise LinkError(f"{self.settings.describe()}: {err}") from err
         except ModbusIOException as err:
-            if not self._client.connected:
+            if not client.connected:
                 raise LinkError(f"{self.settings.describe()} closed: {err}") from err
             raise RequestTimeoutError(f"no answer within {timeout:.2f} s") from err
         except ModbusException as err:

@@ -39,11 +39,11 @@ BEHAVIOURS: dict[str, BehaviourFactory] = {
 
 
 def behaviour_for(profile: Profile, *, speed: float = 1.0) -> Behaviour | None:
-    """A new behaviour for ``profile``'s family, or None when the family has none."""
+    """Build a new behaviour for ``profile``'s family; None when the family has none."""
     factory = BEHAVIOURS.get(profile.family)
     return None if factory is None else factory(speed=speed)
 
 
 def simulated_device(profile: Profile, *, speed: float = 1.0) -> ProfileDevice:
-    """A device serving ``profile``, driven by its family's behaviour if there is one."""
+    """Build a device serving ``profile``, driven by its family's behaviour if there is one."""
     return ProfileDevice(profile, behaviour_for(profile, speed=speed))
