@@ -29,9 +29,11 @@ import timeit
 from custom_components.powerbus.engine.codecs import decode_point, exponent_from_register
 from custom_components.powerbus.engine.errors import DecodeError
 from custom_components.powerbus.engine.models import DataType, Point, Profile, Value, WordOrder
+from custom_components.powerbus.engine.planner import plan_reads
 from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
 from custom_components.powerbus.engine.simulator.behaviours import simulated_device
 from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
+from custom_components.powerbus.engine.wiretime import plan_time
 
 REPEATS = 5
 
@@ -155,18 +157,19 @@ def per_point(
     return best / (loops * len(cases)) * 1e6
 
 
+def print_line(cells: Sequence[str], widths: Sequence[int]) -> None:
+    """Print one aligned line: the first cell left, the others right."""
+    aligned = [cells[0].ljust(widths[0])]
+    aligned += [text.rjust(width) for text, width in zip(cells[1:], widths[1:], strict=True)]
+    print("  " + "  ".join(aligned))
+
+
 def print_row(
     label: str, count: int, ours_us: float, naive_us: float, widths: Sequence[int]
 ) -> None:
-    """Print one aligned line of the comparison."""
-    cells = [label, str(count), f"{ours_us:.2f}", f"{naive_us:.2f}", f"{ours_us / naive_us:.1f}x"]
-    print(
-        "  "
-        + "  ".join(
-            [cells[0].ljust(widths[0])]
-            + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        )
-    )
+    """Print one line of the comparison."""
+    ratio = f"{ours_us / naive_us:.1f}x"
+    print_line([label, str(count), f"{ours_us:.2f}", f"{naive_us:.2f}", ratio], widths)
 
 
 def main() -> None:
@@ -177,20 +180,16 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(
-        f"Python {platform.python_version()}; best of {REPEATS} repeats of ~{args.decodes} decodes; µs per point"
+        f"Python {platform.python_version()}; best of {REPEATS} repeats "
+        f"of ~{args.decodes} decodes; µs per point"
     )
-    header = ["", "points", "decode_point", "struct.unpack", "ratio"]
-
-    pro380, _ = cases_of(get_profile("pro380"))
-    print("\n== PRO380 (pro380), by data type ==")
     widths = [28, 6, 12, 13, 6]
-    print(
-        "  "
-        + "  ".join(
-            [header[0].ljust(widths[0])]
-            + [h.rjust(w) for h, w in zip(header[1:], widths[1:], strict=True)]
-        )
-    )
+    header = ["points", "decode_point", "struct.unpack", "ratio"]
+
+    profile = get_profile("pro380")
+    pro380, _ = cases_of(profile)
+    print("\n== PRO380 (pro380), by data type ==")
+    print_line(["data type", *header], widths)
     for data_type in DataType:
         typed = [case for case in pro380 if case.point.data_type is data_type]
         if typed:
@@ -201,23 +200,20 @@ def main() -> None:
                 per_point(baseline, typed, args.decodes),
                 widths,
             )
+    everything = per_point(ours, pro380, args.decodes)
     print_row(
-        "all points",
-        len(pro380),
-        per_point(ours, pro380, args.decodes),
-        per_point(baseline, pro380, args.decodes),
-        widths,
+        "all points", len(pro380), everything, per_point(baseline, pro380, args.decodes), widths
+    )
+    wire = plan_time(
+        plan_reads(profile.points, profile.limits).blocks, 9600, spacing=profile.limits.min_spacing
+    )
+    print(
+        f"  a full poll decodes {len(pro380)} points in {everything * len(pro380) / 1000:.2f} ms; "
+        f"its modelled RTU wire time at 9600 Bd is {wire * 1000:.1f} ms"
     )
 
     print("\n== Every shipped profile, all points ==")
-    header[0] = "profile"
-    print(
-        "  "
-        + "  ".join(
-            [header[0].ljust(widths[0])]
-            + [h.rjust(w) for h, w in zip(header[1:], widths[1:], strict=True)]
-        )
-    )
+    print_line(["profile", *header], widths)
     for profile in builtin_profiles().values():
         cases, undecodable = cases_of(profile)
         if not cases:

@@ -49,7 +49,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 export UV_SYSTEM_CERTS=1
 export UV_NO_PROGRESS=1
 
-read -r -a EXTRA_PYTEST_ARGS <<<"${POWERBUS_TEST_ARGS:-}"
+# Split like a shell command line, so that quoted arguments (-k "a or b") stay whole.
+mapfile -t EXTRA_PYTEST_ARGS < <(xargs -r printf '%s\n' <<<"${POWERBUS_TEST_ARGS:-}")
 
 # --- Step bookkeeping ------------------------------------------------------------------------
 RUN_STARTED=$SECONDS
@@ -206,7 +207,7 @@ install_apt_packages() {
         added_policy=1
     fi
     local status=0
-    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null || status=$?
+    "${sudo[@]}" apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "${missing[@]}" </dev/null || status=$?
     if ((added_policy)); then
         "${sudo[@]}" rm -f "$policy"
     fi

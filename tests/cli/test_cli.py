@@ -11,7 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 import json
+import os
 from pathlib import Path
+import pty
 import re
 import selectors
 import signal
@@ -25,6 +27,7 @@ from custom_components.powerbus.engine.cli import main
 from custom_components.powerbus.engine.models import Profile, Table
 from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
 from custom_components.powerbus.engine.simulator.behaviours import simulated_device
+from custom_components.powerbus.engine.simulator.device import RegisterImage
 from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.server import Simulator
 
@@ -330,6 +333,11 @@ async def test_read_watch_prints_successive_tables(
     assert "\x1b[" not in out
     assert "\n\nPRO380-Mod (pro380)" in out
 
+    assert await run_cli(*argv, "--watch", "0.1", "--count", "2", "--json") == 0
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(documents) == 2
+    assert documents[1]["stats"]["requests"] > documents[0]["stats"]["requests"]
+
 
 async def test_read_raw_registers(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
     """--raw prints each register's address (hex and decimal) and value (hex and decimal)."""
@@ -375,6 +383,14 @@ async def test_read_raw_with_a_bad_span_exits_2(
 ) -> None:
     """A span that is not TABLE:ADDRESS:COUNT within the protocol's limits is refused unsent."""
     assert await run_cli("read", meter.link, "--unit", "1", "--raw", raw) == 2
+    assert "--raw" in capsys.readouterr().err
+    assert meter.recorder.requests == []
+
+
+async def test_read_raw_reads_once_only(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
+    """--raw with --watch is refused before anything is sent."""
+    argv = ("read", meter.link, "--unit", "1", "--raw", "hr:0x4000:2", "--watch", "1")
+    assert await run_cli(*argv) == 2
     assert "--raw" in capsys.readouterr().err
     assert meter.recorder.requests == []
 
@@ -551,11 +567,28 @@ def test_unreachable_link_exits_1_naming_it(
     assert "Traceback" not in err
 
 
-async def test_silent_unit_exits_1(meter: Meter, capsys: pytest.CaptureFixture[str]) -> None:
-    """A unit id nobody answers on is reported as not answering."""
-    argv = ("read", meter.link, "--unit", "7", "--profile", "pro380", "--point", "voltage_l1")
+@pytest.mark.parametrize("profile", ["pro380", "auto"])
+async def test_silent_unit_exits_1(
+    meter: Meter, capsys: pytest.CaptureFixture[str], profile: str
+) -> None:
+    """A unit id nobody answers on is reported as not answering, within the timeout asked for."""
+    argv = ("read", meter.link, "--unit", "7", "--profile", profile, "--timeout", "0.2")
+    started = time.monotonic()
     assert await run_cli(*argv) == 1
+    assert time.monotonic() - started < 3
     assert f"unit 7 on {meter.link} does not answer" in capsys.readouterr().err
+
+
+async def test_unknown_device_is_not_guessed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A device that answers but matches no shipped profile is reported, not misread."""
+    image = RegisterImage({Table.HOLDING_REGISTER: {0: 1, 1: 2}})
+    async with Simulator({METER_UNIT: image}) as simulator:
+        link = f"tcp://127.0.0.1:{await simulator.start_tcp('127.0.0.1', 0)}"
+        assert await run_cli("read", link, "--unit", "1") == 1
+        assert await run_cli("read", link, "--unit", "1", "--raw", "hr:0:2", "--json") == 0
+    captured = capsys.readouterr()
+    assert f"no shipped profile recognises unit 1 on {link}" in captured.err
+    assert [r["value"] for r in json.loads(captured.out)["registers"]] == [1, 2]
 
 
 @pytest.mark.parametrize(
@@ -577,6 +610,7 @@ def test_bad_link_url_exits_2(link: str, capsys: pytest.CaptureFixture[str]) -> 
         ["read", "tcp://127.0.0.1:502", "--unit", "256"],
         ["read", "tcp://127.0.0.1:502", "--unit", "1", "--group", "sometimes"],
         ["read", "tcp://127.0.0.1:502", "--unit", "1", "--watch", "0"],
+        ["read", "tcp://127.0.0.1:502", "--unit", "1", "--point", "frequency", "--group", "fast"],
         ["scan", "tcp://127.0.0.1:502", "--units", "5-1"],
         ["simulate", "pro380", "--fault", "explode"],
         ["simulate", "pro380", "--tcp", "localhost"],
@@ -727,6 +761,45 @@ def test_demo_stops_cleanly_on_ctrl_c(run_process: list[subprocess.Popen[str]]) 
     code, err = stop(demo, signal.SIGINT)
     assert code == 0
     assert "Traceback" not in err
+
+
+def test_demo_clears_the_screen_on_a_terminal(run_process: list[subprocess.Popen[str]]) -> None:
+    """On a terminal every refresh redraws the screen instead of scrolling."""
+    controller, terminal = pty.openpty()
+    try:
+        demo = subprocess.Popen(
+            [*MODULE_COMMAND, "demo", "--count", "2", "--watch", "0.2"],
+            cwd=REPO_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        run_process.append(demo)
+        os.close(terminal)
+        screen = _read_terminal(controller)
+    finally:
+        os.close(controller)
+    assert demo.wait(PROCESS_TIMEOUT) == 0
+    assert screen.count("\x1b[H\x1b[2J") == 2
+    assert screen.count("voltage_l1") == 2
+
+
+def _read_terminal(controller: int) -> str:
+    """Read what is written to a pseudo-terminal until its last writer closes it."""
+    chunks = []
+    deadline = time.monotonic() + PROCESS_TIMEOUT
+    with selectors.DefaultSelector() as selector:
+        selector.register(controller, selectors.EVENT_READ)
+        while selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # Linux reports a terminal without writers as EIO
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
 
 
 def test_rtu_link_reads_the_meter_over_a_serial_line(

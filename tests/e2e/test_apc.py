@@ -27,7 +27,13 @@ from custom_components.powerbus.engine.simulator.apc import (
     TEST_DURATION,
     ApcUpsBehaviour,
 )
-from custom_components.powerbus.engine.simulator.faults import Delay, Fault, FaultPlan, Request, Verdict
+from custom_components.powerbus.engine.simulator.faults import (
+    Delay,
+    Fault,
+    FaultPlan,
+    Request,
+    Verdict,
+)
 from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.server import Simulator
 from custom_components.powerbus.engine.ups import derive_status, problem_flags
@@ -43,7 +49,7 @@ class Clock:
     now: float = 1000.0
 
     def __call__(self) -> float:
-        """The current device time."""
+        """Return the current device time."""
         return self.now
 
 
@@ -99,7 +105,12 @@ async def _serve(request: pytest.FixtureRequest, profile_key: str) -> AsyncItera
         server_end, client_end = request.getfixturevalue("serial_pair")
         await simulator.start_rtu(server_end, baudrate=19200, parity="N", stopbits=1, bytesize=8)
         settings = LinkSettings(
-            kind=LinkKind.RTU, serial_port=client_end, baudrate=19200, parity="N", stopbits=1, bytesize=8
+            kind=LinkKind.RTU,
+            serial_port=client_end,
+            baudrate=19200,
+            parity="N",
+            stopbits=1,
+            bytesize=8,
         )
     async with Bus(settings) as bus:
         yield Ups(bus, device, behaviour, profile, clock, faults)
@@ -108,14 +119,14 @@ async def _serve(request: pytest.FixtureRequest, profile_key: str) -> AsyncItera
 
 @pytest.fixture(params=["tcp", "rtu"])
 async def ups(request: pytest.FixtureRequest) -> AsyncIterator[Ups]:
-    """A Smart-UPS with the native Modbus map."""
+    """Serve a Smart-UPS with the native Modbus map."""
     async for served in _serve(request, "apc_smart_ups"):
         yield served
 
 
 @pytest.fixture(params=["tcp", "rtu"])
 async def card(request: pytest.FixtureRequest) -> AsyncIterator[Ups]:
-    """An older Smart-UPS behind an AP9622 card."""
+    """Serve an older Smart-UPS behind an AP9622 card."""
     async for served in _serve(request, "apc_ap9622"):
         yield served
 
@@ -127,7 +138,7 @@ def _same(actual: object, expected: object) -> bool:
 
 
 def _status(ups: Ups, result: PollResult) -> tuple[str, ...]:
-    """The NUT status tokens the shared UPS vocabulary derives from a poll."""
+    """Return the NUT status tokens the shared UPS vocabulary derives from a poll."""
     return derive_status(ups.values(result), extra_alarms=problem_flags(ups.profile)).tokens
 
 
@@ -208,7 +219,11 @@ async def test_outage_drains_the_battery_to_low_battery_and_recovers(ups: Ups) -
     assert derive_status(ups.values(low)).shutdown_imminent
     assert _status(ups, recovered) == ("OL",)
     charge_low, charge_back = low.value("battery_charge"), recovered.value("battery_charge")
-    assert isinstance(charge_low, float) and isinstance(charge_back, float) and charge_back > charge_low
+    assert (
+        isinstance(charge_low, float)
+        and isinstance(charge_back, float)
+        and charge_back > charge_low
+    )
 
 
 async def test_empty_battery_switches_the_output_off_and_power_brings_it_back(ups: Ups) -> None:
@@ -318,7 +333,9 @@ async def test_runtime_calibration_runs_the_load_on_battery(ups: Ups) -> None:
 
 async def test_output_off_and_on_immediately(ups: Ups) -> None:
     """Output off (confirmed) gives OFF at once; output on brings the load back."""
-    await run_command(ups.bus, ups.profile, UNIT, "output_off", {"timing": "immediately"}, confirm=True)
+    await run_command(
+        ups.bus, ups.profile, UNIT, "output_off", {"timing": "immediately"}, confirm=True
+    )
     off = await ups.poll()
     await run_command(ups.bus, ups.profile, UNIT, "output_on", {"timing": "immediately"})
     on = await ups.poll()
@@ -362,7 +379,9 @@ async def test_output_reboot_turns_the_load_off_and_on_again(ups: Ups) -> None:
 async def test_output_shutdown_on_battery_returns_with_the_input(ups: Ups) -> None:
     """Shut down during an outage, the output stays off until the input returns."""
     ups.behaviour.fail_input()
-    await run_command(ups.bus, ups.profile, UNIT, "output_shutdown", {"timing": "immediately"}, confirm=True)
+    await run_command(
+        ups.bus, ups.profile, UNIT, "output_shutdown", {"timing": "immediately"}, confirm=True
+    )
     ups.clock.now += 600
     still_off = await ups.poll()
     ups.behaviour.restore_input()
@@ -487,7 +506,10 @@ async def test_ap9622_full_poll_never_asks_for_more_than_10_registers(card: Ups)
 
     requests = [(r.address, r.count) for r in log.seen if r.unit_id == UNIT]
     assert requests == [(1, 10), (11, 10), (21, 10), (31, 10), (41, 6)]
-    assert [(block.start, block.count) for block in plan_reads(card.profile.points, card.profile.limits).blocks] == requests
+    assert [
+        (block.start, block.count)
+        for block in plan_reads(card.profile.points, card.profile.limits).blocks
+    ] == requests
     for point in card.profile.points:
         reading = result.readings[point.key]
         assert reading.state is PointState.VALID, (point.key, reading.error)

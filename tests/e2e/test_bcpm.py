@@ -40,7 +40,7 @@ class Board:
 
 
 def _device(profile: Profile, speed: float = 1.0) -> ProfileDevice:
-    """A simulated half board whose values hold still until the test lets them move."""
+    """Build a simulated half board whose values hold still until the test lets them move."""
     device = ProfileDevice(profile, BcpmBehaviour(speed=speed))
     device.paused = True
     return device
@@ -48,8 +48,11 @@ def _device(profile: Profile, speed: float = 1.0) -> ProfileDevice:
 
 @pytest.fixture(params=["tcp", "rtu"])
 async def board(request: pytest.FixtureRequest) -> AsyncIterator[Board]:
-    """A board at unit 7 (channels 1-42) and 8 (channels 43-84), over TCP or a virtual serial line."""
-    lower_profile, upper_profile = get_profile("bcpm_channels_1_42"), get_profile("bcpm_channels_43_84")
+    """Serve a board at unit 7 (channels 1-42) and 8 (channels 43-84), over TCP or a serial line."""
+    lower_profile, upper_profile = (
+        get_profile("bcpm_channels_1_42"),
+        get_profile("bcpm_channels_43_84"),
+    )
     lower, upper = _device(lower_profile, speed=600), _device(upper_profile, speed=600)
     simulator = Simulator({BOARD_ADDRESS: lower, BOARD_ADDRESS + 1: upper})
     if request.param == "tcp":
@@ -59,7 +62,12 @@ async def board(request: pytest.FixtureRequest) -> AsyncIterator[Board]:
         server_end, client_end = request.getfixturevalue("serial_pair")
         await simulator.start_rtu(server_end, baudrate=38400, parity="N", stopbits=1, bytesize=8)
         settings = LinkSettings(
-            kind=LinkKind.RTU, serial_port=client_end, baudrate=38400, parity="N", stopbits=1, bytesize=8
+            kind=LinkKind.RTU,
+            serial_port=client_end,
+            baudrate=38400,
+            parity="N",
+            stopbits=1,
+            bytesize=8,
         )
     async with Bus(settings) as bus:
         yield Board(bus, lower, upper, lower_profile, upper_profile)
@@ -113,12 +121,18 @@ async def test_each_channel_uses_its_own_scale_register(board: Board) -> None:
     board.lower.set_registers(IR, 999 + 1, [65535])  # channel 2 now on a -1 sensor
     after = await poller.poll([PollGroup.FAST])
 
-    assert before.value("channel_1_current") == before.value("channel_2_current") == pytest.approx(80.0)
+    assert (
+        before.value("channel_1_current")
+        == before.value("channel_2_current")
+        == pytest.approx(80.0)
+    )
     assert after.value("channel_1_current") == pytest.approx(80.0)
     assert after.value("channel_2_current") == pytest.approx(800.0)
 
 
-async def test_upper_half_answers_the_same_register_numbers_at_address_plus_one(board: Board) -> None:
+async def test_upper_half_answers_the_same_register_numbers_at_address_plus_one(
+    board: Board,
+) -> None:
     """Register 1336 at unit N + 1 is channel 43; the same register at unit N is still channel 1."""
     board.upper.set_registers(IR, SEED_CURRENT_REGISTER - 1, [1234])
     board.upper.set_registers(IR, SEED_SCALE_REGISTER - 1, [65534])
@@ -137,7 +151,9 @@ async def test_fast_poll_reads_the_scale_registers_with_the_values(board: Board)
     result = await Poller(board.bus, board.lower_profile, BOARD_ADDRESS).poll([PollGroup.FAST])
 
     assert result.readings["channel_1_current_scale"].state is PointState.VALID
-    assert result.value("channel_1_current") == pytest.approx(board.lower.get_value("channel_1_current"))
+    assert result.value("channel_1_current") == pytest.approx(
+        board.lower.get_value("channel_1_current")
+    )
     assert {(b.start, b.count) for b in result.blocks} >= {(999, 84), (1335, 42)}
     assert all(block.count <= 84 for block in result.blocks)
 
@@ -162,7 +178,9 @@ async def test_current_only_variant_reads_currents_without_power_registers(board
 
     result = await Poller(board.bus, profile, BOARD_ADDRESS).poll()
 
-    assert result.value("channel_1_current") == pytest.approx(board.lower.get_value("channel_1_current"))
+    assert result.value("channel_1_current") == pytest.approx(
+        board.lower.get_value("channel_1_current")
+    )
     assert {block.start for block in result.blocks} == {999, 1335, 1587}
 
 
@@ -176,7 +194,9 @@ async def test_reset_maxima_needs_confirmation_then_resets_every_channel(board: 
     assert board.bus.stats(BOARD_ADDRESS).requests == requests
     assert board.lower.get_value("channel_1_max_current") == pytest.approx(90.0)
 
-    result = await run_command(board.bus, board.lower_profile, BOARD_ADDRESS, "reset_maxima", confirm=True)
+    result = await run_command(
+        board.bus, board.lower_profile, BOARD_ADDRESS, "reset_maxima", confirm=True
+    )
 
     assert result.writes == 42
     for channel in (1, 20, 42):
@@ -189,7 +209,9 @@ async def test_reset_maxima_of_the_upper_half_leaves_the_lower_half_alone(board:
     board.lower.set_registers(IR, 1587, [9000])
     board.upper.set_registers(IR, 1587, [9000])
 
-    await run_command(board.bus, board.upper_profile, BOARD_ADDRESS + 1, "reset_maxima", confirm=True)
+    await run_command(
+        board.bus, board.upper_profile, BOARD_ADDRESS + 1, "reset_maxima", confirm=True
+    )
 
     assert board.lower.get_value("channel_1_max_current") == pytest.approx(90.0)
     assert board.upper.get_value("channel_43_max_current") == pytest.approx(
@@ -203,7 +225,12 @@ async def test_branch_numbering_is_written_to_register_6(board: Board) -> None:
     assert isinstance(behaviour, BcpmBehaviour)
 
     result = await run_command(
-        board.bus, board.lower_profile, BOARD_ADDRESS, "set_branch_numbering", {"scheme": "sequential"}, confirm=True
+        board.bus,
+        board.lower_profile,
+        BOARD_ADDRESS,
+        "set_branch_numbering",
+        {"scheme": "sequential"},
+        confirm=True,
     )
 
     assert result.writes == 1
@@ -230,7 +257,9 @@ async def test_invalid_command_writes_nothing(
     maxima = board.lower.registers(IR, 1545, 84)
 
     with pytest.raises(WriteValidationError):
-        await run_command(board.bus, board.lower_profile, BOARD_ADDRESS, command, params, confirm=confirm)
+        await run_command(
+            board.bus, board.lower_profile, BOARD_ADDRESS, command, params, confirm=confirm
+        )
 
     assert board.bus.stats(BOARD_ADDRESS).requests == requests
     assert board.lower.registers(IR, 1545, 84) == maxima
@@ -252,7 +281,11 @@ def test_halves_share_register_numbers_and_default_to_consecutive_units() -> Non
     """Channel 43 of the upper half sits where channel 1 sits in the lower half; units 1 and 2 by default."""
     lower, upper = get_profile("bcpm_channels_1_42"), get_profile("bcpm_channels_43_84")
 
-    assert upper.point("channel_43_current").address == lower.point("channel_1_current").address == 1335
+    assert (
+        upper.point("channel_43_current").address
+        == lower.point("channel_1_current").address
+        == 1335
+    )
     assert upper.point("channel_84_energy").address == lower.point("channel_42_energy").address
     assert (lower.transport.unit_id, upper.transport.unit_id) == (1, 2)
     assert lower.point("channel_1_current").scale_point == "channel_1_current_scale"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
+import time
 
 import pytest
 
@@ -59,7 +59,7 @@ def faults() -> FaultPlan:
 
 @pytest.fixture
 async def link(faults: FaultPlan) -> AsyncIterator[tuple[LinkSettings, dict[int, RegisterImage]]]:
-    """A TCP simulator with unit 1 (address 3 missing) and unit 2 (complete)."""
+    """Serve unit 1 (address 3 missing) and unit 2 (complete) over TCP."""
     devices = {
         1: RegisterImage({HR: {0: 10, 1: 11, 2: 12, 4: 14, 5: 15}}),
         2: RegisterImage({HR: {a: 20 + a for a in range(6)}}),
@@ -131,7 +131,9 @@ async def test_one_lost_answer_is_retried(
     assert bus.stats(2).timeouts == 1
 
 
-@pytest.mark.parametrize(("code", "state"), [(0x04, PointState.ERROR), (0x0B, PointState.UNAVAILABLE)])
+@pytest.mark.parametrize(
+    ("code", "state"), [(0x04, PointState.ERROR), (0x0B, PointState.UNAVAILABLE)]
+)
 async def test_device_exception_marks_the_block(
     link: tuple[LinkSettings, dict[int, RegisterImage]],
     profile: Profile,

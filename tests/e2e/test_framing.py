@@ -18,7 +18,7 @@ import serial
 from custom_components.powerbus.engine.bus import Bus, RetryPolicy
 from custom_components.powerbus.engine.link import LinkKind, LinkSettings
 from custom_components.powerbus.engine.models import PointState, Table
-from custom_components.powerbus.engine.poller import PollResult, Poller
+from custom_components.powerbus.engine.poller import Poller, PollResult
 from custom_components.powerbus.engine.profile import parse_profile_text
 
 SEED_QUERY = bytes.fromhex("02 03 00 32 00 03 E5 FA")
@@ -56,7 +56,9 @@ async def _exchange(serial_pair: tuple[str, str], response: bytes) -> tuple[byte
     device_end, master_end = serial_pair
     profile = parse_profile_text(EXAMPLE_PROFILE, "example.yaml")["oc485_example"]
     line = serial.Serial(device_end, baudrate=9600, timeout=2)
-    settings = LinkSettings(kind=LinkKind.RTU, serial_port=master_end, baudrate=9600, parity="N", stopbits=1, bytesize=8)
+    settings = LinkSettings(
+        kind=LinkKind.RTU, serial_port=master_end, baudrate=9600, parity="N", stopbits=1, bytesize=8
+    )
     try:
         async with Bus(settings, policy=RetryPolicy(retries=0)) as bus:
             poll = asyncio.create_task(Poller(bus, profile, 2).poll())
@@ -86,7 +88,9 @@ async def test_seed_query_goes_on_the_wire(serial_pair: tuple[str, str]) -> None
     assert [result.value(k) for k in KEYS] == [0x0158, 0x00FA, 0x0054]
 
 
-async def test_seed_response_with_its_printed_crc_is_not_taken_for_values(serial_pair: tuple[str, str]) -> None:
+async def test_seed_response_with_its_printed_crc_is_not_taken_for_values(
+    serial_pair: tuple[str, str],
+) -> None:
     """The seed's response bytes verbatim fail the CRC check: unavailable, never wrong values."""
     assert SEED_RESPONSE[-2:] != modbus_crc(SEED_RESPONSE[:-2])
     _, result = await _exchange(serial_pair, SEED_RESPONSE)

@@ -16,7 +16,13 @@ from custom_components.powerbus.engine.errors import (
     WriteValidationError,
 )
 from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, PollGroup, Profile, Table, WriteStep
+from custom_components.powerbus.engine.models import (
+    PointState,
+    PollGroup,
+    Profile,
+    Table,
+    WriteStep,
+)
 from custom_components.powerbus.engine.poller import Poller
 from custom_components.powerbus.engine.profile import builtin_profiles, get_profile, with_limits
 from custom_components.powerbus.engine.simulator.bcpm import BcpmBehaviour
@@ -45,7 +51,7 @@ class Site:
 
 
 def _meter(profile: Profile) -> ProfileDevice:
-    """A BCPM half whose values hold still."""
+    """Build a BCPM half whose values hold still."""
     device = ProfileDevice(profile, BcpmBehaviour())
     device.paused = True
     return device
@@ -58,7 +64,7 @@ async def _site(model: str, gateway_units: tuple[int, ...]) -> AsyncIterator[Sit
     faults = FaultPlan()
     behaviour = GatewayBehaviour(faults=faults, reboot_seconds=REBOOT_SECONDS)
     gateway = ProfileDevice(profile, behaviour)
-    devices = {unit: gateway for unit in gateway_units}
+    devices = dict.fromkeys(gateway_units, gateway)
     devices |= {METER: _meter(meter_profile), OTHER_METER: _meter(meter_profile)}
     simulator = Simulator(devices, faults)
     port = await simulator.start_tcp("127.0.0.1", 0)
@@ -70,28 +76,28 @@ async def _site(model: str, gateway_units: tuple[int, ...]) -> AsyncIterator[Sit
 
 @pytest.fixture
 async def ecc21() -> AsyncIterator[Site]:
-    """An ECC21 at unit 254."""
+    """Serve an ECC21 at unit 254."""
     async for site in _site("ecc21", (254,)):
         yield site
 
 
 @pytest.fixture
 async def egx200() -> AsyncIterator[Site]:
-    """An EGX200, answering for itself at 254 and 255 as its two FAQs address it."""
+    """Serve an EGX200 answering for itself at 254 and 255, as its two FAQs address it."""
     async for site in _site("egx200", (254, 255)):
         yield site
 
 
 @pytest.fixture
 async def pm8ecc() -> AsyncIterator[Site]:
-    """A PM8ECC at unit 254."""
+    """Serve a PM8ECC at unit 254."""
     async for site in _site("pm8ecc", (254,)):
         yield site
 
 
 @pytest.fixture
 async def egx100() -> AsyncIterator[Site]:
-    """An EGX100 at unit 254."""
+    """Serve an EGX100 at unit 254."""
     async for site in _site("egx100", (254,)):
         yield site
 
@@ -126,9 +132,20 @@ def test_reboot_and_ftp_registers_are_register_numbers() -> None:
 
 def test_every_model_is_a_variant_with_its_default_unit_and_dangerous_commands() -> None:
     """One variant per model, unit 254 or 255 by default, every command needs confirmation."""
-    units = {key: profile.transport.unit_id for key, profile in builtin_profiles().items() if profile.family == "gateways"}
+    units = {
+        key: profile.transport.unit_id
+        for key, profile in builtin_profiles().items()
+        if profile.family == "gateways"
+    }
 
-    assert units == {"egx100": 254, "egx200": 255, "egx300": 254, "egx400": 255, "ecc21": 254, "pm8ecc": 254}
+    assert units == {
+        "egx100": 254,
+        "egx200": 255,
+        "egx300": 254,
+        "egx400": 255,
+        "ecc21": 254,
+        "pm8ecc": 254,
+    }
     for key in units:
         assert all(command.dangerous for command in get_profile(key).commands), key
     assert [c.key for c in get_profile("egx300").commands] == ["soft_reboot_2800"]
@@ -139,6 +156,20 @@ def test_unit_id_100_is_documented_for_egx100_and_egx300() -> None:
     """The reserved unit id 100 is a note of the EGX100 and EGX300 profiles, not a refusal."""
     for key in ("egx100", "egx300"):
         assert any("unit id 100" in note for note in get_profile(key).notes), key
+
+
+@pytest.mark.parametrize("model", ["pm8ecc", "egx200", "ecc21"])
+async def test_gateway_points_read_as_the_gateway_holds_them(model: str) -> None:
+    """Every point a gateway profile defines decodes to what the simulated gateway holds."""
+    async for site in _site(model, (get_profile(model).transport.unit_id,)):
+        site.gateway.paused = True
+        result = await Poller(site.bus, site.profile, site.profile.transport.unit_id).poll()
+
+        assert result.readings.keys() == {point.key for point in site.profile.points}
+        for point in site.profile.points:
+            reading = result.readings[point.key]
+            assert reading.state is PointState.VALID, (point.key, reading.error)
+            assert reading.value == site.gateway.get_value(point.key), point.key
 
 
 # --- a device behind the gateway --------------------------------------------------------------------
@@ -210,7 +241,8 @@ async def test_pm8ecc_restart_counts_in_its_reset_counter(pm8ecc: Site) -> None:
 
     assert before.value("serial_baud_rate") == "baud_19200"
     assert before.value("ip_address") == "C0A80164"
-    assert after.value("reset_counter") == before.value("reset_counter") + 1  # type: ignore[operator]
+    counted_before, counted_after = before.value("reset_counter"), after.value("reset_counter")
+    assert isinstance(counted_before, int) and counted_after == counted_before + 1
 
 
 async def test_egx100_restart_through_register_2800(egx100: Site) -> None:
@@ -268,7 +300,9 @@ async def test_disable_ftp_without_confirmation_sends_nothing(egx200: Site) -> N
     with pytest.raises(ConfirmationRequiredError):
         await run_command(egx200.bus, egx200.profile, 255, "disable_ftp")
     with pytest.raises(WriteValidationError):
-        await run_command(egx200.bus, egx200.profile, 255, "disable_ftp", {"port": 21}, confirm=True)
+        await run_command(
+            egx200.bus, egx200.profile, 255, "disable_ftp", {"port": 21}, confirm=True
+        )
 
     assert egx200.bus.stats(255).requests == 0
     assert not egx200.behaviour.register_writes_enabled

@@ -18,7 +18,7 @@ from custom_components.powerbus.engine.errors import (
 from custom_components.powerbus.engine.link import LinkKind, LinkSettings
 from custom_components.powerbus.engine.models import Point, PointState, Profile, Table, Value
 from custom_components.powerbus.engine.poller import Poller, PollResult
-from custom_components.powerbus.engine.profile import get_profile
+from custom_components.powerbus.engine.profile import get_profile, with_limits
 from custom_components.powerbus.engine.simulator.behaviours import behaviour_for
 from custom_components.powerbus.engine.simulator.liebert import (
     SCENARIO_OUTAGE_START,
@@ -62,7 +62,7 @@ class FakeClock:
         self.now = 1000.0
 
     def __call__(self) -> float:
-        """The current time."""
+        """Return the current time."""
         return self.now
 
     def tick(self, seconds: float) -> None:
@@ -72,37 +72,37 @@ class FakeClock:
 
 @pytest.fixture
 def variant() -> str:
-    """The profile variant a test runs on, unless the test names its own."""
+    """Name the profile variant a test runs on, unless the test names its own."""
     return "liebert_series600"
 
 
 @pytest.fixture(params=["tcp", "rtu"])
 def transport(request: pytest.FixtureRequest) -> str:
-    """Modbus TCP, or RTU over a virtual serial pair."""
+    """Run over Modbus TCP, or RTU over a virtual serial pair."""
     return str(request.param)
 
 
 @pytest.fixture
 def profile(variant: str) -> Profile:
-    """The shipped profile of the variant."""
-    return get_profile(variant)
+    """Load the shipped profile of the variant, without the pause it keeps between requests."""
+    return with_limits(get_profile(variant), min_spacing=0.0)
 
 
 @pytest.fixture
 def clock() -> FakeClock:
-    """The simulated unit's clock."""
+    """Make the simulated unit's clock."""
     return FakeClock()
 
 
 @pytest.fixture
 def unit_device(profile: Profile, clock: FakeClock) -> ProfileDevice:
-    """The simulated unit, driven by the behaviour its family registers."""
+    """Build the simulated unit, driven by the behaviour its family registers."""
     return ProfileDevice(profile, behaviour_for(profile), clock=clock)
 
 
 @pytest.fixture
 def behaviour(unit_device: ProfileDevice) -> LiebertUpsBehaviour:
-    """The UPS state machine behind the simulated unit."""
+    """Return the UPS state machine behind the simulated unit."""
     assert isinstance(unit_device.behaviour, LiebertUpsBehaviour)
     return unit_device.behaviour
 
@@ -111,7 +111,7 @@ def behaviour(unit_device: ProfileDevice) -> LiebertUpsBehaviour:
 async def bus(
     request: pytest.FixtureRequest, transport: str, unit_device: ProfileDevice
 ) -> AsyncIterator[Bus]:
-    """A bus to the simulated unit over the transport under test."""
+    """Open a bus to the simulated unit over the transport under test."""
     simulator = Simulator({UNIT: unit_device})
     if transport == "tcp":
         port = await simulator.start_tcp("127.0.0.1", 0)
@@ -136,7 +136,7 @@ async def bus(
 
 # --- Helpers --------------------------------------------------------------------------------------
 def _distinct_values(profile: Profile) -> dict[str, Value]:
-    """A value for every point, chosen from its address so that neighbours differ."""
+    """Choose a value for every point from its address, so that neighbours differ."""
     values: dict[str, Value] = {}
     for index, point in enumerate(profile.points):
         values[point.key] = _distinct_value(point, index)
@@ -144,7 +144,7 @@ def _distinct_values(profile: Profile) -> dict[str, Value]:
 
 
 def _distinct_value(point: Point, index: int) -> Value:
-    """One point's value in user units, exercising its type, sign and scale."""
+    """Choose one point's value in user units, exercising its type, sign and scale."""
     if point.table.is_bit:
         return (point.address + index) % 3 != 0
     if point.options:
@@ -194,7 +194,10 @@ async def _status(bus: Bus, profile: Profile) -> tuple[PollResult, ups.UpsStatus
 
 def _image(device: ProfileDevice) -> list[list[int]]:
     """Every readable register and bit of the unit, plus its command registers."""
-    areas = [(area.table, area.start, area.end - area.start + 1) for area in device.profile.limits.readable]
+    areas = [
+        (area.table, area.start, area.end - area.start + 1)
+        for area in device.profile.limits.readable
+    ]
     areas.append((HR, *COMMAND_REGISTERS))
     return [device.registers(table, start, count) for table, start, count in areas]
 
@@ -303,7 +306,9 @@ async def test_every_point_decodes_to_what_the_unit_holds(
         assert _same(reading.value, value), (key, reading.value, value)
 
 
-async def test_two_register_values_are_high_word_first(bus: Bus, unit_device: ProfileDevice, profile: Profile) -> None:
+async def test_two_register_values_are_high_word_first(
+    bus: Bus, unit_device: ProfileDevice, profile: Profile
+) -> None:
     """Nominal power 0x0001_0000 VA arrives as registers 0x0001, 0x0000 (high word first)."""
     unit_device.paused = True
     point = profile.point(ups.NOMINAL_POWER)
@@ -416,7 +421,9 @@ async def test_battery_test_runs_and_passes(
 
 
 @pytest.mark.parametrize("variant", COMMAND_VARIANTS)
-async def test_battery_test_abort(bus: Bus, behaviour: LiebertUpsBehaviour, profile: Profile) -> None:
+async def test_battery_test_abort(
+    bus: Bus, behaviour: LiebertUpsBehaviour, profile: Profile
+) -> None:
     """An aborted test leaves the previous result, and 40102 reads back 0."""
     behaviour.test_result = ups.BatteryTestResult.FAILED
     await run_command(bus, profile, UNIT, "start_battery_test")
@@ -494,7 +501,9 @@ async def test_reset_statistics(bus: Bus, profile: Profile) -> None:
 
 
 @pytest.mark.parametrize("variant", COMMAND_VARIANTS)
-async def test_outlets_switch_by_bitmask(bus: Bus, behaviour: LiebertUpsBehaviour, profile: Profile) -> None:
+async def test_outlets_switch_by_bitmask(
+    bus: Bus, behaviour: LiebertUpsBehaviour, profile: Profile
+) -> None:
     """Set bits switch outlets off, then on; the card echoes each mask."""
     present = behaviour.outlets
 
@@ -516,10 +525,15 @@ async def test_outlet_state_shows_on_models_with_load_circuit_bits(clock: FakeCl
     behaviour.outlets = 0b0110
     device.advance()
 
-    assert [device.get_value(f"load_circuit_{n}") for n in (1, 2, 3, 4)] == [False, True, True, False]
+    assert [device.get_value(f"load_circuit_{n}") for n in (1, 2, 3, 4)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
 
 
-DANGEROUS = (
+DANGEROUS: tuple[tuple[str, dict[str, object]], ...] = (
     ("output_off", {"delay": 0}),
     ("output_reboot", {"delay": 0}),
     ("transfer_to_bypass", {}),

@@ -13,8 +13,8 @@ from custom_components.powerbus.engine.link import LinkKind, LinkSettings
 from custom_components.powerbus.engine.models import PollGroup
 from custom_components.powerbus.engine.poller import Poller
 from custom_components.powerbus.engine.profile import get_profile
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.pro380 import Pro380Behaviour
+from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.server import Simulator
 
 VALUE_LINE = re.compile(r"^\[(\d+)\]:\s+(-?[\d.]+(?:e[-+]?\d+)?)", re.MULTILINE)
@@ -43,7 +43,22 @@ async def test_mbpoll_reads_the_same_floats_the_engine_decodes() -> None:
         async with Bus(LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)) as bus:
             result = await Poller(bus, profile, 1).poll([PollGroup.FAST])
         floats = await _mbpoll(
-            "-m", "tcp", "-p", str(port), "-a", "1", "-0", "-1", "-B", "-t", "4:float", "-r", str(0x5000), "-c", "25", "127.0.0.1"
+            "-m",
+            "tcp",
+            "-p",
+            str(port),
+            "-a",
+            "1",
+            "-0",
+            "-1",
+            "-B",
+            "-t",
+            "4:float",
+            "-r",
+            str(0x5000),
+            "-c",
+            "25",
+            "127.0.0.1",
         )
 
     instantaneous = [p for p in profile.points if p.group is PollGroup.FAST]
@@ -51,7 +66,9 @@ async def test_mbpoll_reads_the_same_floats_the_engine_decodes() -> None:
     for point in instantaneous:
         engine_value = result.value(point.key)
         assert isinstance(engine_value, float), point.key
-        assert float(floats[point.address]) == pytest.approx(engine_value, rel=1e-5, abs=1e-5), point.key
+        assert float(floats[point.address]) == pytest.approx(engine_value, rel=1e-5, abs=1e-5), (
+            point.key
+        )
     assert float(floats[0x500E]) == pytest.approx(-3.25)
 
 
@@ -65,7 +82,21 @@ async def test_mbpoll_reads_the_serial_number_registers() -> None:
         async with Bus(LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)) as bus:
             result = await Poller(bus, profile, 1).poll([PollGroup.ONCE])
         registers = await _mbpoll(
-            "-m", "tcp", "-p", str(port), "-a", "1", "-0", "-1", "-t", "4", "-r", str(0x4000), "-c", "2", "127.0.0.1"
+            "-m",
+            "tcp",
+            "-p",
+            str(port),
+            "-a",
+            "1",
+            "-0",
+            "-1",
+            "-t",
+            "4",
+            "-r",
+            str(0x4000),
+            "-c",
+            "2",
+            "127.0.0.1",
         )
 
     spelled = "".join(f"{int(registers[a]):04X}" for a in (0x4000, 0x4001))

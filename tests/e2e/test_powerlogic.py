@@ -87,6 +87,7 @@ async def serve(request: pytest.FixtureRequest) -> AsyncIterator[Serve]:
                 settings = LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)
             else:
                 server_end, client_end = serial_ends
+                # A pty carries no parity bit: the line runs 8N1 here.
                 await simulator.start_rtu(server_end, baudrate=19200, parity="N")
                 settings = LinkSettings(
                     kind=LinkKind.RTU, serial_port=client_end, baudrate=19200, parity="N"

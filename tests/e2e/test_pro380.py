@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
+import asyncio
 from collections.abc import AsyncIterator
+import math
 
 import pytest
 
@@ -15,8 +16,8 @@ from custom_components.powerbus.engine.link import LinkKind, LinkSettings
 from custom_components.powerbus.engine.models import PointState, PollGroup, Profile
 from custom_components.powerbus.engine.poller import Poller
 from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.pro380 import Pro380Behaviour
+from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.simulator.server import Simulator
 
 UNIT = 1
@@ -24,13 +25,13 @@ UNIT = 1
 
 @pytest.fixture
 def profile() -> Profile:
-    """The current-firmware PRO380 profile."""
+    """Return the current-firmware PRO380 profile."""
     return get_profile("pro380")
 
 
 @pytest.fixture
 def meter(profile: Profile) -> ProfileDevice:
-    """A simulated PRO380 whose values hold still, so reads can be compared."""
+    """Simulate a PRO380 whose values hold still, so reads can be compared."""
     device = ProfileDevice(profile, Pro380Behaviour(speed=30))
     device.paused = True
     return device
@@ -38,7 +39,7 @@ def meter(profile: Profile) -> ProfileDevice:
 
 @pytest.fixture(params=["tcp", "rtu"])
 async def bus(request: pytest.FixtureRequest, meter: ProfileDevice) -> AsyncIterator[Bus]:
-    """A bus to the simulated meter, over Modbus TCP or RTU on a virtual serial pair."""
+    """Open a bus to the simulated meter, over Modbus TCP or RTU on a virtual serial pair."""
     simulator = Simulator({UNIT: meter})
     if request.param == "tcp":
         port = await simulator.start_tcp("127.0.0.1", 0)
@@ -48,7 +49,12 @@ async def bus(request: pytest.FixtureRequest, meter: ProfileDevice) -> AsyncIter
         # A pty carries no parity bit: the line runs 8N1 here, 8E1 on a real meter.
         await simulator.start_rtu(server_end, baudrate=9600, parity="N", stopbits=1, bytesize=8)
         settings = LinkSettings(
-            kind=LinkKind.RTU, serial_port=client_end, baudrate=9600, parity="N", stopbits=1, bytesize=8
+            kind=LinkKind.RTU,
+            serial_port=client_end,
+            baudrate=9600,
+            parity="N",
+            stopbits=1,
+            bytesize=8,
         )
     async with Bus(settings) as opened:
         yield opened
@@ -92,14 +98,14 @@ async def test_export_shows_as_negative_power_and_reverse_direction(
     assert result.value("direction_l2") == "2R"
 
 
-async def test_moving_meter_counts_energy_up(bus: Bus, meter: ProfileDevice, profile: Profile) -> None:
+async def test_moving_meter_counts_energy_up(
+    bus: Bus, meter: ProfileDevice, profile: Profile
+) -> None:
     """Between two polls of a running meter the import counter grows and never falls."""
     meter.paused = False
     poller = Poller(bus, profile, UNIT)
     first = await poller.poll([PollGroup.NORMAL])
     meter.advance()
-    import asyncio
-
     await asyncio.sleep(0.3)
     second = await poller.poll([PollGroup.NORMAL])
 
@@ -118,7 +124,9 @@ async def test_detects_current_firmware_and_reads_identity(bus: Bus, profile: Pr
     assert identity.firmware is not None and float(identity.firmware) == pytest.approx(2.18)
 
 
-async def test_tariff_command_switches_and_reads_back(bus: Bus, meter: ProfileDevice, profile: Profile) -> None:
+async def test_tariff_command_switches_and_reads_back(
+    bus: Bus, meter: ProfileDevice, profile: Profile
+) -> None:
     """The tariff command writes the register and confirms it by reading back."""
     result = await run_command(bus, profile, UNIT, "set_tariff", {"tariff": "t2"})
 
@@ -127,7 +135,9 @@ async def test_tariff_command_switches_and_reads_back(bus: Bus, meter: ProfileDe
     assert meter.get_value("tariff") == "t2"
 
 
-async def test_day_counter_reset_needs_confirmation(bus: Bus, meter: ProfileDevice, profile: Profile) -> None:
+async def test_day_counter_reset_needs_confirmation(
+    bus: Bus, meter: ProfileDevice, profile: Profile
+) -> None:
     """The dangerous reset writes nothing without confirmation and resets with it."""
     before = meter.get_value("day_counter_energy")
     requests = bus.stats(UNIT).requests
@@ -166,7 +176,9 @@ async def test_invalid_command_writes_nothing(
     assert meter.registers(profile.point("lcd_cycle_time").table, 0x4000, 32) == image
 
 
-async def test_lcd_cycle_time_is_written_as_bcd(bus: Bus, meter: ProfileDevice, profile: Profile) -> None:
+async def test_lcd_cycle_time_is_written_as_bcd(
+    bus: Bus, meter: ProfileDevice, profile: Profile
+) -> None:
     """25 s goes on the wire as 0x0025, the meter's BCD-like format."""
     await run_command(bus, profile, UNIT, "set_lcd_cycle_time", {"seconds": 25})
 

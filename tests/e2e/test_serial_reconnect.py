@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 import subprocess
 import time
-from pathlib import Path
 
 from custom_components.powerbus.engine.bus import Bus, RetryPolicy
 from custom_components.powerbus.engine.link import LinkKind, LinkSettings
@@ -52,7 +52,14 @@ async def test_vanished_serial_port_makes_values_unavailable_then_recovers(tmp_p
     profile = parse_profile_text(PROFILE, "one.yaml")["one_register"]
     server_end, client_end = tmp_path / "server", tmp_path / "client"
     image = RegisterImage({Table.HOLDING_REGISTER: {7: 1234}})
-    settings = LinkSettings(kind=LinkKind.RTU, serial_port=str(client_end), baudrate=9600, parity="N", stopbits=1, bytesize=8)
+    settings = LinkSettings(
+        kind=LinkKind.RTU,
+        serial_port=str(client_end),
+        baudrate=9600,
+        parity="N",
+        stopbits=1,
+        bytesize=8,
+    )
     policy = RetryPolicy(retries=1, backoff=0.01, reconnect_backoff=0.1, reconnect_backoff_max=0.2)
 
     socat = _start_pair(server_end, client_end)

@@ -79,7 +79,9 @@ def test_f32_round_trip_keeps_the_bit_pattern(value: float, order: WordOrder) ->
 
 
 @given(
-    value=st.decimals(min_value=-99999, max_value=99999, places=3, allow_nan=False, allow_infinity=False),
+    value=st.decimals(
+        min_value=-99999, max_value=99999, places=3, allow_nan=False, allow_infinity=False
+    ),
     order=word_orders,
 )
 def test_f32_reads_back_the_decimal_that_was_sent(value: Any, order: WordOrder) -> None:

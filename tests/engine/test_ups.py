@@ -27,9 +27,7 @@ class Case:
 
 
 CASES = {
-    "on line, battery full": Case(
-        {**ON_LINE, "battery_charge_status": "fully_charged"}, "OL"
-    ),
+    "on line, battery full": Case({**ON_LINE, "battery_charge_status": "fully_charged"}, "OL"),
     "on line, charging": Case({**ON_LINE, "battery_charge_status": "charging"}, "OL CHRG"),
     "on line, equalize charging counts as charging": Case(
         {**ON_LINE, "battery_charge_status": "equalize_charging"}, "OL CHRG"
@@ -72,9 +70,7 @@ CASES = {
     "high battery": Case({**ON_LINE, "high_battery": True}, "OL HB"),
     "buck and boost": Case({**ON_LINE, "buck_mode": True, "boost_mode": False}, "OL TRIM"),
     "boost": Case({**ON_LINE, "boost_mode": True}, "OL BOOST"),
-    "calibration is CAL": Case(
-        {**ON_BATTERY, "calibrating": True}, "OB DISCHRG CAL"
-    ),
+    "calibration is CAL": Case({**ON_BATTERY, "calibrating": True}, "OB DISCHRG CAL"),
     "a battery test has no token": Case(
         {**ON_LINE, "battery_under_test": True}, "OL", battery_test_running=True
     ),
@@ -99,7 +95,8 @@ CASES = {
         {**ON_LINE, "rectifier_fault": True}, "OL"
     ),
     "flags given as 0/1 integers": Case(
-        {"on_battery": 1, "input_fail": 1, "shutdown_imminent": 1}, "OB LB DISCHRG",
+        {"on_battery": 1, "input_fail": 1, "shutdown_imminent": 1},
+        "OB LB DISCHRG",
         shutdown_imminent=True,
     ),
     "every token at once comes in canonical order": Case(
@@ -122,8 +119,17 @@ CASES = {
     "nothing known": Case({}, ""),
     "every flag unreadable": Case(
         dict.fromkeys(
-            ("on_battery", "shutdown_imminent", "output_off", "input_fail", "replace_battery",
-             "on_bypass", "output_overload", "battery_charge_status", "battery_test_result"),
+            (
+                "on_battery",
+                "shutdown_imminent",
+                "output_off",
+                "input_fail",
+                "replace_battery",
+                "on_bypass",
+                "output_overload",
+                "battery_charge_status",
+                "battery_test_result",
+            ),
         ),
         "",
     ),
@@ -152,8 +158,10 @@ def test_derive_status(case: Case) -> None:
 
 def test_alarm_text_reads_like_nut() -> None:
     """Active alarms read as sentences, one per alarm; none gives an empty text."""
-    status = derive_status({**ON_LINE, "replace_battery": True, "rectifier_fault": True},
-                           extra_alarms=("rectifier_fault",))
+    status = derive_status(
+        {**ON_LINE, "replace_battery": True, "rectifier_fault": True},
+        extra_alarms=("rectifier_fault",),
+    )
 
     assert status.alarm_text == "Replace battery. Rectifier fault."
     assert derive_status(ON_LINE).alarm_text == ""
@@ -164,7 +172,13 @@ def test_problem_flags_are_a_familys_own_faults() -> None:
     flags = problem_flags(get_profile("liebert_nx"))
 
     assert {"rectifier_fault", "rectifier_fuse_fail", "main_neutral_lost"} <= set(flags)
-    assert not {"input_fail", "output_overload", "fan_fail", "charger_failed", "battery_fault"} & set(flags)
+    assert not {
+        "input_fail",
+        "output_overload",
+        "fan_fail",
+        "charger_failed",
+        "battery_fault",
+    } & set(flags)
 
 
 def test_status_of_an_outage_on_a_family_profile() -> None:
@@ -172,8 +186,12 @@ def test_status_of_an_outage_on_a_family_profile() -> None:
     profile = get_profile("liebert_nx")
     values: dict[str, Value | None] = {point.key: None for point in profile.points}
     values.update(
-        {**ON_BATTERY, "battery_charge_status": "discharging", "shutdown_imminent": False,
-         "rectifier_fault": True}
+        {
+            **ON_BATTERY,
+            "battery_charge_status": "discharging",
+            "shutdown_imminent": False,
+            "rectifier_fault": True,
+        }
     )
 
     status = derive_status(values, extra_alarms=problem_flags(profile))

@@ -173,7 +173,7 @@ def test_floor_splits_what_one_read_cannot_carry() -> None:
 @st.composite
 def point_sets(draw: st.DrawFn) -> tuple[list[Point], BusLimits]:
     """Random points in a few tables and random limits, readable ranges included."""
-    tables = [Table.HOLDING_REGISTER, Table.INPUT_REGISTER, Table.COIL]
+    tables = [Table.HOLDING_REGISTER, Table.INPUT_REGISTER, Table.COIL, Table.DISCRETE_INPUT]
     points: list[Point] = []
     for index in range(draw(st.integers(1, 40))):
         table = draw(st.sampled_from(tables))

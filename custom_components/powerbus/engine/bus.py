@@ -10,13 +10,13 @@ that vanished and came back), and keeps statistics per unit.
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+import logging
+import time
+from typing import Self, TypeVar
 
 from .adapter.client import PymodbusLink
 from .errors import DecodeError, DeviceExceptionError, LinkError, ModbusError, RequestTimeoutError
@@ -52,7 +52,7 @@ class DeviceStats:
         return self.latency_total / self.responses if self.responses else 0.0
 
     def as_dict(self) -> dict[str, object]:
-        """The statistics as plain data (diagnostics, JSON output)."""
+        """Return the statistics as plain data (diagnostics, JSON output)."""
         return {
             "requests": self.requests,
             "responses": self.responses,
@@ -69,7 +69,7 @@ class DeviceStats:
 
 
 def error_kind(err: ModbusError) -> str:
-    """The statistics bucket of an error."""
+    """Name the statistics bucket of an error."""
     if isinstance(err, DeviceExceptionError):
         return f"exception_{err.code:02x}"
     if isinstance(err, RequestTimeoutError):
@@ -101,13 +101,17 @@ class Bus:
         *,
         policy: RetryPolicy | None = None,
         unit_switch_delay: float | None = None,
-        link_factory: Callable[[LinkSettings, Callable[[bool, int], None]], PymodbusLink] = PymodbusLink,
+        link_factory: Callable[
+            [LinkSettings, Callable[[bool, int], None]], PymodbusLink
+        ] = PymodbusLink,
     ) -> None:
         """Prepare the bus; the link opens on the first request (or ``open()``)."""
         self.settings = settings
         self.policy = policy or RetryPolicy()
         self.unit_switch_delay = (
-            unit_switch_delay if unit_switch_delay is not None else (0.005 if settings.kind.is_rtu else 0.0)
+            unit_switch_delay
+            if unit_switch_delay is not None
+            else (0.005 if settings.kind.is_rtu else 0.0)
         )
         self._link = link_factory(settings, self._count_traffic)
         self._lock = asyncio.Lock()
@@ -119,7 +123,7 @@ class Bus:
         self._failed_opens = 0
         self._next_open_at = 0.0
 
-    async def __aenter__(self) -> Bus:
+    async def __aenter__(self) -> Self:
         """Open the link."""
         await self.open()
         return self
@@ -173,7 +177,10 @@ class Bus:
         """Write holding registers of ``unit``; a write is never retried after an answer."""
         timeout = limits.request_timeout(len(values))
         await self._transact(
-            unit, limits, lambda: self._link.write_registers(address, values, unit, timeout), timeout
+            unit,
+            limits,
+            lambda: self._link.write_registers(address, values, unit, timeout),
+            timeout,
         )
 
     async def write_coils(

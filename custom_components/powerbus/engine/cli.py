@@ -51,7 +51,7 @@ from .errors import (
 )
 from .identify import detect_profile, scan
 from .link import DEFAULT_SERIAL, LinkKind, LinkSettings, parse_link
-from .models import BusLimits, Command, ParamSpec, Point, PollGroup, Profile, Table, Value
+from .models import BusLimits, Command, ParamSpec, Point, PollGroup, Profile, Reading, Table, Value
 from .poller import Poller, PollResult
 from .profile import builtin_profiles, get_profile, load_profile_file, with_limits
 from .simulator.behaviours import simulated_device
@@ -239,13 +239,14 @@ def _add_read_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="profile key, or 'auto' (the default) to recognise the device",
     )
-    read.add_argument(
+    selection = read.add_mutually_exclusive_group()
+    selection.add_argument(
         "--group",
         type=_poll_groups,
         metavar="GROUPS",
         help=f"only these poll groups, comma-separated ({', '.join(PollGroup)})",
     )
-    read.add_argument(
+    selection.add_argument(
         "--point",
         dest="points",
         action="extend",
@@ -254,17 +255,28 @@ def _add_read_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
         metavar="KEY",
         help="only these points (repeat or comma-separate)",
     )
-    read.add_argument("--all", action="store_true", help="also read the points disabled by default")
-    read.add_argument(
+    selection.add_argument(
         "--raw",
         type=_raw_span,
         metavar="TABLE:ADDRESS:COUNT",
         help="read raw registers instead (TABLE: hr, ir, co, di or the full name; ADDRESS: zero-based, decimal or 0x)",
     )
+    read.add_argument("--all", action="store_true", help="also read the points disabled by default")
+    _add_timeout_argument(read, default_help="the profile's")
     _add_output_arguments(
         read, json_help="print JSON instead of a table (one line per refresh with --watch)"
     )
     read.set_defaults(handler=_read)
+
+
+def _add_timeout_argument(parser: argparse.ArgumentParser, *, default_help: str) -> None:
+    """--timeout, shared by read and scan."""
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help=f"how long to wait for each answer (default: {default_help})",
+    )
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser, *, json_help: str) -> None:
@@ -327,12 +339,7 @@ def _add_scan_parser(commands: Any, verbose: argparse.ArgumentParser) -> None:
         metavar="RANGES",
         help=f"unit ids to probe, e.g. 1-10,20 (default: 1-{HIGHEST_UNIT})",
     )
-    scan_parser.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        metavar="SECONDS",
-        help="how long to wait for each unit (default: each profile's own timeout)",
-    )
+    _add_timeout_argument(scan_parser, default_help="each profile's own")
     scan_parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     scan_parser.set_defaults(handler=_scan)
 
@@ -700,9 +707,22 @@ def _read(args: argparse.Namespace) -> int:
     """Read a device's points (or raw registers) and print them."""
     link = parse_link(args.link)
     if args.raw is not None:
-        return asyncio.run(_read_raw(_serial_defaults(link, None), args.unit, args.raw, args.json))
-    named = None if args.profile == AUTO_PROFILE else get_profile(args.profile)
+        if args.watch or args.count:
+            raise ConfigError("--raw", "reads once; --watch and --count do not apply")
+        limits = BusLimits() if args.timeout is None else BusLimits(timeout=args.timeout)
+        settings = _serial_defaults(link, None)
+        return asyncio.run(_read_raw(settings, args.unit, args.raw, limits, as_json=args.json))
+    named = None
+    if args.profile != AUTO_PROFILE:
+        named = _with_timeout(get_profile(args.profile), args.timeout)
     return asyncio.run(_read_points(_serial_defaults(link, named), named, args))
+
+
+def _with_timeout(profile: Profile, timeout: float | None) -> Profile:
+    """Give the profile the answer timeout the user asked for, if any."""
+    if timeout is None:
+        return profile
+    return with_limits(profile, timeout=timeout, timeout_per_register=0.0)
 
 
 def _serial_defaults(link: LinkSettings, profile: Profile | None) -> LinkSettings:
@@ -719,13 +739,14 @@ async def _read_points(
     bus = Bus(settings)
     try:
         await bus.open()
-        profile = named or await _detect(bus, args.unit, args.link)
+        profile = named or await _detect(bus, args.unit, args.timeout)
         if profile is None:
             return _fail(
                 f"no shipped profile recognises unit {args.unit} on {args.link}; "
                 "name one with --profile (see `powerbus profiles`)",
                 EXIT_FAILURE,
             )
+        _LOGGER.debug("reading unit %s on %s as %s", args.unit, args.link, profile.key)
         groups = args.group or frozenset(PollGroup)
         options = ReadOptions(
             groups=groups,
@@ -740,10 +761,10 @@ async def _read_points(
         bus.close()
 
 
-async def _detect(bus: Bus, unit: int, link: str) -> Profile | None:
+async def _detect(bus: Bus, unit: int, timeout: float | None) -> Profile | None:
     """Recognise the device at ``unit`` among the shipped profiles."""
-    _LOGGER.debug("recognising unit %s on %s", unit, link)
-    return await detect_profile(bus, unit, builtin_profiles().values())
+    candidates = [_with_timeout(profile, timeout) for profile in builtin_profiles().values()]
+    return await detect_profile(bus, unit, candidates)
 
 
 def _selected_keys(
@@ -770,7 +791,7 @@ def _selected_keys(
 
 
 async def show_readings(poller: Poller, options: ReadOptions, out: TextIO) -> int:
-    """Poll and print, as often as ``options`` say; the exit code of the last poll."""
+    """Poll and print as often as ``options`` say; exit code 1 when a single read gets no answer."""
     clear = out.isatty() and not options.as_json
     done = 0
     while True:
@@ -835,7 +856,7 @@ def render_readings(poller: Poller, result: PollResult, title: str) -> str:
         rows.append((key, number, unit, reading.state.value))
     stats = poller.stats
     footer = (
-        f"{stats.requests} requests, {stats.responses} answers, {stats.retries} retries, "
+        f"{stats.requests} requests ({stats.responses} answered normally), {stats.retries} retries, "
         f"mean latency {stats.latency_mean * 1000:.1f} ms; read at {time.strftime('%H:%M:%S')}"
     )
     if result.error:
@@ -844,7 +865,7 @@ def render_readings(poller: Poller, result: PollResult, title: str) -> str:
     return f"{title}\n\n{table}\n\n{footer}\n"
 
 
-def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[str, Any]]:
+def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[str, Reading]]:
     """Yield the readings of a poll in the order the profile lists its points."""
     for point in profile.points:
         reading = result.readings.get(point.key)
@@ -871,12 +892,13 @@ def format_number(point: Point, value: Value | None) -> str:
     return str(value)
 
 
-async def _read_raw(settings: LinkSettings, unit: int, span: RawSpan, as_json: bool) -> int:
+async def _read_raw(
+    settings: LinkSettings, unit: int, span: RawSpan, limits: BusLimits, *, as_json: bool
+) -> int:
     """Read raw registers (or bits) and print them with their addresses."""
     async with Bus(settings) as bus:
-        values = [
-            int(value) for value in await bus.read(unit, span.table, span.address, span.count)
-        ]
+        answer = await bus.read(unit, span.table, span.address, span.count, limits)
+    values = [int(value) for value in answer]
     addresses = range(span.address, span.address + span.count)
     if as_json:
         document = {
@@ -951,9 +973,10 @@ def _write(args: argparse.Namespace) -> int:
     params = _command_params(command, args.params)
     plan_command(profile, command, validate_params(command, params))
     if command.dangerous and not args.confirm:
+        why = f" {command.description}" if command.description else ""
         raise ConfirmationRequiredError(
-            f"'{command.key}' ({command.name}) is dangerous: {command.description or 'it changes how the device works'} "
-            "Nothing was sent; add --confirm to run it."
+            f"'{command.key}' ({command.name}) is dangerous and was not sent.{why} "
+            "Add --confirm to run it."
         )
     settings = _serial_defaults(parse_link(args.link), profile)
     return asyncio.run(
@@ -1044,12 +1067,7 @@ async def _run_scan(
     settings: LinkSettings, link: str, units: Sequence[int], timeout: float | None, *, as_json: bool
 ) -> int:
     """Probe every unit once (no retries) with every shipped profile."""
-    candidates = [
-        profile
-        if timeout is None
-        else with_limits(profile, timeout=timeout, timeout_per_register=0.0)
-        for profile in builtin_profiles().values()
-    ]
+    candidates = [_with_timeout(profile, timeout) for profile in builtin_profiles().values()]
     progress = _ScanProgress(sys.stderr)
     async with Bus(settings, policy=RetryPolicy(retries=0)) as bus:
         found = await scan(bus, units, candidates, progress)

@@ -87,7 +87,7 @@ def decode_registers(data_type: DataType, registers: Sequence[int], word_order: 
 
 
 def _shortest_single(number: float) -> float:
-    """The shortest decimal that is the same single-precision float as ``number``.
+    """Return the shortest decimal that is the same single-precision float as ``number``.
 
     A meter that sends 230.1 as a float32 means 230.1, not 230.10000610351562:
     the nearest double of the shortest round-tripping decimal says what was sent.

@@ -10,10 +10,10 @@ the outcome the device reported.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+import math
+import time
 from typing import Any
 
 from .bus import Bus
@@ -99,21 +99,29 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
     if spec.kind == "choice":
         if isinstance(value, str) and value in spec.choices:
             return spec.choices[value]
-        if isinstance(value, int) and not isinstance(value, bool) and value in spec.choices.values():
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and value in spec.choices.values()
+        ):
             return value
         raise WriteValidationError(f"{where} must be one of {', '.join(spec.choices)}")
     if spec.kind == "int_list":
         if not isinstance(value, Sequence) or isinstance(value, str):
             raise WriteValidationError(f"{where} must be a list of {spec.length} integers")
         if len(value) != spec.length:
-            raise WriteValidationError(f"{where} must hold exactly {spec.length} values, not {len(value)}")
-        return [_number(where, spec, item, integer=True, index=i) for i, item in enumerate(value)]
+            raise WriteValidationError(
+                f"{where} must hold exactly {spec.length} values, not {len(value)}"
+            )
+        return [int(_number(where, spec, item, integer=True, index=i)) for i, item in enumerate(value)]
     number = _number(where, spec, value, integer=spec.kind == "int")
     return int(number) if spec.kind == "int" else float(number)
 
 
-def _number(where: str, spec: ParamSpec, value: Any, *, integer: bool, index: int | None = None) -> int:
-    """A number within the parameter's range (an integer when ``integer``)."""
+def _number(
+    where: str, spec: ParamSpec, value: Any, *, integer: bool, index: int | None = None
+) -> int | float:
+    """Check that a value is a number within the parameter's range (whole when ``integer``)."""
     label = where if index is None else f"{where}[{index}]"
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise WriteValidationError(f"{label} must be a number, not {value!r}")
@@ -125,7 +133,7 @@ def _number(where: str, spec: ParamSpec, value: Any, *, integer: bool, index: in
         raise WriteValidationError(f"{label} is {value}, above the maximum {spec.maximum:g}")
     if spec.step is not None and not _is_multiple(value, spec.step):
         raise WriteValidationError(f"{label} is {value}, not a multiple of {spec.step:g}")
-    return value  # type: ignore[no-any-return]
+    return int(value) if integer else float(value)
 
 
 def _is_multiple(value: float, step: float) -> bool:
@@ -134,7 +142,9 @@ def _is_multiple(value: float, step: float) -> bool:
     return math.isclose(quotient, round(quotient), rel_tol=0.0, abs_tol=1e-9)
 
 
-def plan_command(profile: Profile, command: Command, params: Mapping[str, ParamValue]) -> list[_Operation]:
+def plan_command(
+    profile: Profile, command: Command, params: Mapping[str, ParamValue]
+) -> list[_Operation]:
     """Resolve every step into an encoded operation; nothing is sent here."""
     operations: list[_Operation] = []
     for step in command.steps:
@@ -156,12 +166,16 @@ def plan_command(profile: Profile, command: Command, params: Mapping[str, ParamV
     return operations
 
 
-def _plan_write(profile: Profile, command: Command, step: WriteStep, params: Mapping[str, ParamValue]) -> _Write:
+def _plan_write(
+    profile: Profile, command: Command, step: WriteStep, params: Mapping[str, ParamValue]
+) -> _Write:
     """Encode one write step."""
     if step.point is not None:
         point = profile.point(step.point)
         value = _resolve_scalar(command, step.values[0], params)
-        return _Write(table=point.table, address=point.address, registers=tuple(encode_point(point, value)))
+        return _Write(
+            table=point.table, address=point.address, registers=tuple(encode_point(point, value))
+        )
     assert step.address is not None  # guaranteed by the profile loader
     registers: list[int] = []
     for ref in step.values:
@@ -172,27 +186,29 @@ def _plan_write(profile: Profile, command: Command, step: WriteStep, params: Map
 
 
 def _resolve(ref: ValueRef, params: Mapping[str, ParamValue]) -> Value | list[int]:
-    """The value a reference stands for."""
+    """Resolve a value reference against the parameters."""
     if ref.param is None:
         return ref.literal if ref.literal is not None else 0
     value = params[ref.param]
-    if isinstance(value, list) or isinstance(value, str | bool) or ref.factor == 1:
+    if isinstance(value, list | str | bool) or ref.factor == 1:
         return value
     return value * ref.factor
 
 
 def _resolve_scalar(command: Command, ref: ValueRef, params: Mapping[str, ParamValue]) -> Value:
-    """A reference that must stand for one value."""
+    """Resolve a reference that must stand for one value."""
     value = _resolve(ref, params)
     if isinstance(value, list):
-        raise WriteValidationError(f"{command.key}: a list parameter cannot be written to one point")
+        raise WriteValidationError(
+            f"{command.key}: a list parameter cannot be written to one point"
+        )
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
 
 
 def _raw_register(command: Command, value: Value) -> int:
-    """A value as one raw register (negative values as two's complement)."""
+    """Encode a value as one raw register (negative values as two's complement)."""
     if isinstance(value, str) or isinstance(value, float) and not value.is_integer():
         raise WriteValidationError(f"{command.key}: {value!r} is not a register value")
     number = int(value)
@@ -219,7 +235,9 @@ async def run_command(
     values = validate_params(command, params or {})
     operations = plan_command(profile, command, values)
     if command.dangerous and not confirm:
-        raise ConfirmationRequiredError(f"{command.key} is dangerous and needs an explicit confirmation")
+        raise ConfirmationRequiredError(
+            f"{command.key} is dangerous and needs an explicit confirmation"
+        )
     started = time.monotonic()
     if command.session is None:
         return await _execute(bus, profile, unit, command, operations, sleep, started)
@@ -245,9 +263,13 @@ async def _execute(
             await sleep(operation.seconds)
         elif isinstance(operation, _Write):
             if operation.table is Table.COIL:
-                await bus.write_coils(unit, operation.address, [bool(r) for r in operation.registers], profile.limits)
+                await bus.write_coils(
+                    unit, operation.address, [bool(r) for r in operation.registers], profile.limits
+                )
             else:
-                await bus.write_registers(unit, operation.address, list(operation.registers), profile.limits)
+                await bus.write_registers(
+                    unit, operation.address, list(operation.registers), profile.limits
+                )
             writes += 1
         else:
             label, value, matched = await _check(bus, profile, unit, command, operation, sleep)
@@ -282,14 +304,22 @@ async def _check(
             break
         await sleep(step.interval)
     if step.outcomes:
-        raise CommandFailedError(command.key, "unknown_status", f"{label} reads {value!r}, which is no known outcome")
-    raise CommandFailedError(command.key, "readback_mismatch", f"{label} reads {value!r}, expected {check.expected!r}")
+        raise CommandFailedError(
+            command.key, "unknown_status", f"{label} reads {value!r}, which is no known outcome"
+        )
+    raise CommandFailedError(
+        command.key, "readback_mismatch", f"{label} reads {value!r}, expected {check.expected!r}"
+    )
 
 
-async def _read_back(bus: Bus, profile: Profile, unit: int, check: _Check) -> tuple[str, Value | None]:
+async def _read_back(
+    bus: Bus, profile: Profile, unit: int, check: _Check
+) -> tuple[str, Value | None]:
     """Read the register or point a check looks at."""
     if check.point is not None:
-        words = await bus.read(unit, check.point.table, check.point.address, check.point.count, profile.limits)
+        words = await bus.read(
+            unit, check.point.table, check.point.address, check.point.count, profile.limits
+        )
         raw = [int(w) for w in words]
         if check.point.options:
             return check.point.key, raw[0] if len(raw) == 1 else decode_point(check.point, raw)

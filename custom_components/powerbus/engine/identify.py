@@ -37,7 +37,7 @@ async def probe_matches(bus: Bus, unit: int, profile: Profile, probe: Probe) -> 
 
 
 async def detect_profile(bus: Bus, unit: int, candidates: Iterable[Profile]) -> Profile | None:
-    """The first candidate whose probes all match, or None.
+    """Return the first candidate whose probes all match, or None.
 
     A timeout or a lost link propagates: silence is not an identification.
     """
@@ -63,7 +63,10 @@ async def identify(bus: Bus, unit: int, profile: Profile) -> Identity:
         return None if value is None else str(value)
 
     return Identity(
-        unit=unit, profile=profile, serial=text(profile.serial_point), firmware=text(profile.firmware_point)
+        unit=unit,
+        profile=profile,
+        serial=text(profile.serial_point),
+        firmware=text(profile.firmware_point),
     )
 
 

@@ -58,14 +58,14 @@ class LinkSettings:
         return 3.5 * self.character_time
 
     def describe(self) -> str:
-        """A short human-readable form of the link, for logs and tables."""
+        """Describe the link briefly, for logs and tables."""
         if self.kind is LinkKind.RTU:
             line = self.resolve(DEFAULT_SERIAL)
             return f"rtu://{self.serial_port} {line.baudrate} {line.bytesize}{line.parity}{line.stopbits}"
         return f"{self.kind.value}://{self.host}:{self.port}"
 
     def resolve(self, defaults: TransportDefaults) -> LinkSettings:
-        """These settings with a profile's serial defaults wherever the user named none."""
+        """Fill in a profile's serial defaults wherever the user named none."""
         return replace(
             self,
             baudrate=self.baudrate or defaults.baudrate,
@@ -84,7 +84,9 @@ def parse_link(url: str) -> LinkSettings:
     try:
         kind = LinkKind(parts.scheme)
     except ValueError:
-        raise ConfigError("link", f"unknown scheme '{parts.scheme}' in '{url}' (use tcp://, rtu+tcp:// or rtu://)") from None
+        raise ConfigError(
+            "link", f"unknown scheme '{parts.scheme}' in '{url}' (use tcp://, rtu+tcp:// or rtu://)"
+        ) from None
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     serial: dict[str, int | str] = {}
     for key, value in query.items():
@@ -103,7 +105,9 @@ def parse_link(url: str) -> LinkSettings:
     if serial:
         raise ConfigError("link", f"serial settings do not apply to {kind.value}:// links")
     if not parts.hostname:
-        raise ConfigError("link", f"{kind.value}:// needs a host, e.g. {kind.value}://127.0.0.1:502")
+        raise ConfigError(
+            "link", f"{kind.value}:// needs a host, e.g. {kind.value}://127.0.0.1:502"
+        )
     try:
         port = parts.port or 502
     except ValueError:

@@ -152,7 +152,7 @@ class BusLimits:
     timeout_per_register: float = 0.0
 
     def max_items(self, table: Table) -> int:
-        """The most registers (or bits) one read of ``table`` may ask for."""
+        """Return the most registers (or bits) one read of ``table`` may ask for."""
         return self.max_bits if table.is_bit else self.max_registers
 
     def request_timeout(self, count: int) -> float:
@@ -160,7 +160,7 @@ class BusLimits:
         return self.timeout + self.timeout_per_register * count
 
     def readable_range(self, table: Table, start: int, count: int) -> AddressRange | None:
-        """The declared range holding the span, or None if there is none.
+        """Return the declared range holding the span, or None if there is none.
 
         When a profile declares no range for a table, the whole table is readable
         and a synthetic range covering it is returned.
@@ -364,15 +364,13 @@ class Profile:
 
     def __post_init__(self) -> None:
         """Index points and commands by key."""
-        object.__setattr__(
-            self, "_by_key", MappingProxyType({p.key: p for p in self.points})
-        )
+        object.__setattr__(self, "_by_key", MappingProxyType({p.key: p for p in self.points}))
         object.__setattr__(
             self, "_commands_by_key", MappingProxyType({c.key: c for c in self.commands})
         )
 
     def point(self, key: str) -> Point:
-        """The point with ``key``; KeyError if the profile has none."""
+        """Return the point with ``key``; KeyError if the profile has none."""
         return self._by_key[key]
 
     def has_point(self, key: str) -> bool:
@@ -380,7 +378,7 @@ class Profile:
         return key in self._by_key
 
     def command(self, key: str) -> Command:
-        """The command with ``key``; KeyError if the profile has none."""
+        """Return the command with ``key``; KeyError if the profile has none."""
         return self._commands_by_key[key]
 
 

@@ -9,9 +9,9 @@ the readings, the raw blocks (for diagnostics) and the outcome of every request.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
+import time
 
 from .bus import Bus, DeviceStats
 from .codecs import decode_point, exponent_from_register
@@ -46,7 +46,7 @@ class PollResult:
     error: str | None = None
 
     def value(self, key: str) -> Value | None:
-        """The value of ``key`` if it was read validly in this poll."""
+        """Return the value of ``key`` if it was read validly in this poll."""
         reading = self.readings.get(key)
         return reading.value if reading is not None and reading.state is PointState.VALID else None
 
@@ -66,8 +66,12 @@ class PollSchedule:
         return min(self.intervals.values())
 
     def due(self, now: float) -> frozenset[PollGroup]:
-        """The groups due at ``now`` (monotonic seconds)."""
-        due = {g for g, every in self.intervals.items() if now - self._last.get(g, -1e18) >= every - 1e-3}
+        """Return the groups due at ``now`` (monotonic seconds)."""
+        due = {
+            g
+            for g, every in self.intervals.items()
+            if now - self._last.get(g, -1e18) >= every - 1e-3
+        }
         if PollGroup.ONCE not in self._last:
             due.add(PollGroup.ONCE)
         return frozenset(due)
@@ -84,7 +88,9 @@ class PollSchedule:
 class Poller:
     """Reads one profile's points from one unit on a shared bus."""
 
-    def __init__(self, bus: Bus, profile: Profile, unit: int, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, bus: Bus, profile: Profile, unit: int, *, clock: Callable[[], float] = time.time
+    ) -> None:
         """Bind the device (profile + unit id) to the bus it sits on."""
         self.bus = bus
         self.profile = profile
@@ -98,8 +104,10 @@ class Poller:
         """Statistics of this device on its bus."""
         return self.bus.stats(self.unit)
 
-    def points_for(self, groups: Collection[PollGroup], keys: Collection[str] | None = None) -> list[Point]:
-        """The points a poll of ``groups`` (narrowed to ``keys``) reads, with their scale points."""
+    def points_for(
+        self, groups: Collection[PollGroup], keys: Collection[str] | None = None
+    ) -> list[Point]:
+        """List the points a poll of ``groups`` (narrowed to ``keys``) reads, with their scale points."""
         wanted = [
             p
             for p in self.profile.points
@@ -112,18 +120,26 @@ class Poller:
                 wanted_keys.add(point.scale_point)
         return wanted
 
-    async def poll(self, groups: Collection[PollGroup] = ALL_GROUPS, keys: Collection[str] | None = None) -> PollResult:
+    async def poll(
+        self, groups: Collection[PollGroup] = ALL_GROUPS, keys: Collection[str] | None = None
+    ) -> PollResult:
         """Read the due points and decode them; never raises for device trouble."""
         started = self._clock()
         points = self.points_for(groups, keys)
         plan = plan_reads(points, self.profile.limits, self.splits)
         raw: dict[str, tuple[tuple[int, ...], float]] = {}
         failures: dict[str, tuple[PointState, str]] = {
-            p.key: (PointState.UNAVAILABLE, "the device refuses this address (illegal data address)")
+            p.key: (
+                PointState.UNAVAILABLE,
+                "the device refuses this address (illegal data address)",
+            )
             for p in plan.refused
         }
         failures.update(
-            {p.key: (PointState.ERROR, "the profile puts this point where no read can reach it") for p in plan.unplannable}
+            {
+                p.key: (PointState.ERROR, "the profile puts this point where no read can reach it")
+                for p in plan.unplannable
+            }
         )
         blocks: list[RawBlock] = []
         queue = list(plan.blocks)
@@ -135,7 +151,9 @@ class Poller:
                 failures.update({p.key: abort for p in block.points})
                 continue
             try:
-                values = await self.bus.read(self.unit, block.table, block.start, block.count, self.profile.limits)
+                values = await self.bus.read(
+                    self.unit, block.table, block.start, block.count, self.profile.limits
+                )
             except DeviceExceptionError as err:
                 blocks.append(self._raw_block(block, (), str(err)))
                 answered = True
@@ -144,7 +162,11 @@ class Poller:
                     queue[:0] = retry
                     covered = {p.key for b in retry for p in b.points}
                     failures.update(
-                        {p.key: (PointState.UNAVAILABLE, str(err)) for p in block.points if p.key not in covered}
+                        {
+                            p.key: (PointState.UNAVAILABLE, str(err))
+                            for p in block.points
+                            if p.key not in covered
+                        }
                     )
                 else:
                     state = PointState.UNAVAILABLE if err.is_gateway_path else PointState.ERROR
@@ -178,7 +200,9 @@ class Poller:
             error=abort[1] if abort and not answered else None,
         )
 
-    def _raw_block(self, block: ReadBlock, values: tuple[int, ...], error: str | None, at: float | None = None) -> RawBlock:
+    def _raw_block(
+        self, block: ReadBlock, values: tuple[int, ...], error: str | None, at: float | None = None
+    ) -> RawBlock:
         """Record a block read for diagnostics."""
         return RawBlock(
             table=block.table,
@@ -202,30 +226,49 @@ class Poller:
         for point in ordered:
             if point.key in failures or point.key not in raw:
                 state, error = failures.get(point.key, (PointState.UNAVAILABLE, "not read"))
-                readings[point.key] = Reading(key=point.key, value=None, state=state, timestamp=now, error=error)
+                readings[point.key] = Reading(
+                    key=point.key, value=None, state=state, timestamp=now, error=error
+                )
                 continue
             words, at = raw[point.key]
             readings[point.key] = self._decode_one(point, words, at, readings)
         return readings
 
-    def _decode_one(self, point: Point, words: tuple[int, ...], at: float, readings: Mapping[str, Reading]) -> Reading:
+    def _decode_one(
+        self, point: Point, words: tuple[int, ...], at: float, readings: Mapping[str, Reading]
+    ) -> Reading:
         """Decode one point, applying its scale point's exponent."""
         exponent: int | None = None
         if point.scale_point is not None:
             scale = readings.get(point.scale_point)
             if scale is None or scale.state is not PointState.VALID or not scale.raw:
                 return Reading(
-                    key=point.key, value=None, state=PointState.UNAVAILABLE, timestamp=at, raw=words,
+                    key=point.key,
+                    value=None,
+                    state=PointState.UNAVAILABLE,
+                    timestamp=at,
+                    raw=words,
                     error=f"its scale point '{point.scale_point}' is unavailable",
                 )
             exponent = exponent_from_register(scale.raw[0])
         try:
             value = decode_point(point, words, exponent)
         except DecodeError as err:
-            return Reading(key=point.key, value=None, state=PointState.ERROR, timestamp=at, raw=words, error=str(err))
+            return Reading(
+                key=point.key,
+                value=None,
+                state=PointState.ERROR,
+                timestamp=at,
+                raw=words,
+                error=str(err),
+            )
         if value is None:
             return Reading(
-                key=point.key, value=None, state=PointState.UNAVAILABLE, timestamp=at, raw=words,
+                key=point.key,
+                value=None,
+                state=PointState.UNAVAILABLE,
+                timestamp=at,
+                raw=words,
                 error="the device reports the value as not available",
             )
         return Reading(key=point.key, value=value, state=PointState.VALID, timestamp=at, raw=words)
@@ -233,7 +276,10 @@ class Poller:
     def _remember_once(self, readings: Mapping[str, Reading]) -> None:
         """Keep valid readings of ``once`` points; they are not read again."""
         for key, reading in readings.items():
-            if reading.state is PointState.VALID and self.profile.point(key).group is PollGroup.ONCE:
+            if (
+                reading.state is PointState.VALID
+                and self.profile.point(key).group is PollGroup.ONCE
+            ):
                 self._once[key] = reading
 
     def forget_once(self) -> None:

@@ -162,7 +162,7 @@ OUTPUT_CURRENT = "output_current"
 
 
 def phase_key(quantity: str, phase: int) -> str:
-    """The key of ``quantity`` on phase ``phase`` (1-based): ``input_voltage_l2``."""
+    """Return the key of ``quantity`` on phase ``phase`` (1-based): ``input_voltage_l2``."""
     return f"{quantity}_l{phase}"
 
 
@@ -286,7 +286,7 @@ class NoneOf:
 
 
 def _flag(value: Value | None) -> bool | None:
-    """A flag value as a bool, or None when it is unknown or not a flag."""
+    """Return a flag value as a bool, or None when it is unknown or not a flag."""
     if isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -383,13 +383,16 @@ class UpsStatus:
     @property
     def alarm_text(self) -> str:
         """The active alarms as NUT's ``ups.alarm`` text (empty when there are none)."""
-        return " ".join(f"{ALARM_DESCRIPTIONS.get(key, key.replace('_', ' ').capitalize())}." for key in self.alarms)
+        return " ".join(
+            f"{ALARM_DESCRIPTIONS.get(key, key.replace('_', ' ').capitalize())}."
+            for key in self.alarms
+        )
 
 
 def derive_status(
     values: Mapping[str, Value | None], *, extra_alarms: Iterable[str] = ()
 ) -> UpsStatus:
-    """The NUT status of a UPS from its latest values (point key to value or None).
+    """Derive the NUT status of a UPS from its latest values (point key to value or None).
 
     ``extra_alarms`` names further flags that count as alarms when true, e.g. the
     family-specific problem bits of a profile (see :func:`problem_flags`).

@@ -209,11 +209,11 @@ def lower_bound_traffic(
     for (table, _), addresses in occupied.items():
         function = table.read_function
         reads = math.ceil(len(addresses) / limits.max_items(table))
-        answer_frames = reads * (response_bytes(function, 1, framing) - _data_bytes(function, 1))
+        answer_without_values = response_bytes(function, 1, framing) - _data_bytes(function, 1)
         floor += Traffic(
             reads,
             reads * request_bytes(function, 1, framing),
-            answer_frames + _data_bytes(function, len(addresses)),
+            reads * answer_without_values + _data_bytes(function, len(addresses)),
         )
     return floor
 

@@ -18,8 +18,8 @@ Version switches:
 from __future__ import annotations
 
 import asyncio
-import inspect
 from collections.abc import Awaitable, Callable
+import inspect
 from typing import Any, Protocol
 
 from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
@@ -42,6 +42,11 @@ _UNIT_KEYWORD = (
 _SAFETY_MARGIN = 0.5
 
 
+def _unit(unit: int) -> dict[str, Any]:
+    """Return the unit id as the keyword argument this pymodbus version takes."""
+    return {_UNIT_KEYWORD: unit}
+
+
 class _Response(Protocol):
     """The parts of a pymodbus response PDU the adapter uses."""
 
@@ -61,7 +66,9 @@ class PymodbusLink:
         self._on_traffic = on_traffic
         self._client: AsyncModbusTcpClient | AsyncModbusSerialClient | None = None
 
-    def _make_client(self, settings: LinkSettings) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+    def _make_client(
+        self, settings: LinkSettings
+    ) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
         """Build the pymodbus client without automatic reconnects or retries."""
         common: dict[str, Any] = {
             "reconnect_delay": 0,
@@ -115,7 +122,9 @@ class PymodbusLink:
             self._client.close()
             self._client = None
 
-    async def read(self, table: Table, address: int, count: int, unit: int, timeout: float) -> list[int] | list[bool]:
+    async def read(
+        self, table: Table, address: int, count: int, unit: int, timeout: float
+    ) -> list[int] | list[bool]:
         """Read ``count`` registers or bits from ``table``."""
         client = self._open_client()
         method = {
@@ -124,7 +133,9 @@ class PymodbusLink:
             Table.HOLDING_REGISTER: client.read_holding_registers,
             Table.INPUT_REGISTER: client.read_input_registers,
         }[table]
-        response = await self._call(client, lambda: method(address, count=count, **{_UNIT_KEYWORD: unit}), timeout)
+        response = await self._call(
+            client, lambda: method(address, count=count, **_unit(unit)), timeout
+        )
         if table.is_bit:
             bits = [bool(b) for b in response.bits[:count]]
             if len(bits) != count:
@@ -135,24 +146,44 @@ class PymodbusLink:
             raise DecodeError(f"asked for {count} registers, got {len(registers)}")
         return registers
 
-    async def write_registers(self, address: int, values: list[int], unit: int, timeout: float) -> None:
+    async def write_registers(
+        self, address: int, values: list[int], unit: int, timeout: float
+    ) -> None:
         """Write holding registers: function 06 for one value, 16 for several."""
         client = self._open_client()
         if len(values) == 1:
-            await self._call(client, lambda: client.write_register(address, values[0], **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(
+                client,
+                lambda: client.write_register(address, values[0], **_unit(unit)),
+                timeout,
+            )
         else:
-            await self._call(client, lambda: client.write_registers(address, values, **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(
+                client,
+                lambda: client.write_registers(address, values, **_unit(unit)),
+                timeout,
+            )
 
-    async def write_coils(self, address: int, values: list[bool], unit: int, timeout: float) -> None:
+    async def write_coils(
+        self, address: int, values: list[bool], unit: int, timeout: float
+    ) -> None:
         """Write coils: function 05 for one value, 15 for several."""
         client = self._open_client()
         if len(values) == 1:
-            await self._call(client, lambda: client.write_coil(address, values[0], **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(
+                client,
+                lambda: client.write_coil(address, values[0], **_unit(unit)),
+                timeout,
+            )
         else:
-            await self._call(client, lambda: client.write_coils(address, values, **{_UNIT_KEYWORD: unit}), timeout)
+            await self._call(
+                client,
+                lambda: client.write_coils(address, values, **_unit(unit)),
+                timeout,
+            )
 
     def _open_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
-        """The client of an open link; LinkError when the link is not open."""
+        """Return the client of an open link; LinkError when the link is not open."""
         if self._client is None or not self._client.connected:
             raise LinkError(f"{self.settings.describe()} is not open")
         return self._client

@@ -295,7 +295,7 @@ class ApcUpsBehaviour:
             used = self.load_watts * seconds / SECONDS_PER_HOUR / self.battery_capacity_wh * 100.0
             self.charge = max(self.charge - used, 0.0)
             if self.calibration.running and self.charge <= CALIBRATION_END_CHARGE:
-                self.calibration.result, self.calibration.ends_at = Result.PASSED, None
+                self.calibration.result = Result.PASSED
             if self.charge <= 0.0:
                 self.output_on = False
                 self._exhausted = True

@@ -67,6 +67,11 @@ class BcpmBehaviour:
         """The channel numbers this half of the board serves."""
         return range(self.first_channel, self.first_channel + CHANNELS_PER_HALF)
 
+    @property
+    def numbering_scheme(self) -> str:
+        """The branch-numbering scheme last set, by name."""
+        return NUMBERING_SCHEMES[self.branch_numbering]
+
     def advance(self, device: ProfileDevice, now: float) -> None:
         """Recompute every channel at ``now`` and integrate energy since the last call."""
         if self._start is None:
@@ -110,11 +115,6 @@ class BcpmBehaviour:
 
     def after_write(self, device: ProfileDevice, point: Point, value: Value | None) -> None:
         """No point of the profile is writable; nothing to follow up."""
-
-    @property
-    def numbering_scheme(self) -> str:
-        """The branch-numbering scheme last set, by name."""
-        return NUMBERING_SCHEMES[self.branch_numbering]
 
     def _initialise(self, device: ProfileDevice) -> None:
         """Learn which half the profile serves, give every channel its load, sensor size and energy."""

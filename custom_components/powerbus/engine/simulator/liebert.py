@@ -76,12 +76,22 @@ class _Rating:
 
 
 _SINGLE_PHASE = _Rating(
-    phases=1, apparent_power=3000, voltage=230, line_voltage=230, input_current=15,
-    battery_voltage=72, circuits=8,
+    phases=1,
+    apparent_power=3000,
+    voltage=230,
+    line_voltage=230,
+    input_current=15,
+    battery_voltage=72,
+    circuits=8,
 )
 _THREE_PHASE = _Rating(
-    phases=3, apparent_power=40000, voltage=230, line_voltage=400, input_current=64,
-    battery_voltage=480, circuits=4,
+    phases=3,
+    apparent_power=40000,
+    voltage=230,
+    line_voltage=400,
+    input_current=64,
+    battery_voltage=480,
+    circuits=4,
 )
 
 
@@ -145,13 +155,17 @@ class LiebertUpsBehaviour:
         self._time += elapsed
         if self._scenario and self.speed > 1:
             phase = self._time % SCENARIO_CYCLE
-            outage = SCENARIO_OUTAGE_START <= phase < SCENARIO_OUTAGE_START + SCENARIO_OUTAGE_SECONDS
+            outage = (
+                SCENARIO_OUTAGE_START <= phase < SCENARIO_OUTAGE_START + SCENARIO_OUTAGE_SECONDS
+            )
             self._set_input(ok=not outage)
         self._run_due_actions()
         self._move_battery(elapsed)
         self._publish(device)
 
-    def on_write(self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]) -> bool:
+    def on_write(
+        self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
+    ) -> bool:
         """Carry out a write to a command register of a model that has them."""
         if table is not Table.HOLDING_REGISTER or not device.profile.commands:
             return False
@@ -172,7 +186,7 @@ class LiebertUpsBehaviour:
 
     # --- Commands --------------------------------------------------------------------------------
     def _commands(self) -> dict[CommandRegister, Callable[[int], None]]:
-        """What each command register does with the value written to it."""
+        """Map each command register to what it does with the value written to it."""
         return {
             CommandRegister.SILENCE_ALARM: self._silence_alarm,
             CommandRegister.BATTERY_TEST: self._battery_test,
@@ -263,7 +277,9 @@ class LiebertUpsBehaviour:
     # --- Publishing ------------------------------------------------------------------------------
     def _initialise(self, device: ProfileDevice) -> None:
         """Pick the rating from the map and fill in what never changes."""
-        self._rating = _THREE_PHASE if device.profile.has_point("input_voltage_l2") else _SINGLE_PHASE
+        self._rating = (
+            _THREE_PHASE if device.profile.has_point("input_voltage_l2") else _SINGLE_PHASE
+        )
         rating = self._rating
         self.outlets = (1 << rating.circuits) - 1
         lines = {"input_line_count": rating.phases, "output_line_count": rating.phases}
@@ -311,12 +327,15 @@ class LiebertUpsBehaviour:
         output_voltage = rating.voltage if powered else 0
         output_current = apparent / rating.phases / rating.voltage
         input_voltage = rating.voltage if self.input_ok else 0
-        input_current = apparent / rating.phases / rating.voltage * 1.05 if self.input_ok and powered else 0.0
+        input_current = (
+            apparent / rating.phases / rating.voltage * 1.05 if self.input_ok and powered else 0.0
+        )
         frequency = 50.0 if self.input_ok else 0.0
         battery_current = self._battery_current(real)
         values: dict[str, Value] = {
             ups.ON_BATTERY: self.on_battery,
-            ups.SHUTDOWN_IMMINENT: self.on_battery and self.runtime_minutes <= _low_battery_minutes(device),
+            ups.SHUTDOWN_IMMINENT: self.on_battery
+            and self.runtime_minutes <= _low_battery_minutes(device),
             ups.INPUT_FAIL: not self.input_ok,
             ups.ON_INVERTER: powered and not self.on_bypass,
             ups.ON_BYPASS: self.on_bypass,
@@ -332,7 +351,9 @@ class LiebertUpsBehaviour:
             ups.OUTPUT_FREQUENCY: 50.0 if powered else 0.0,
             ups.BYPASS_FREQUENCY: frequency,
             ups.BATTERY_CHARGE_STATUS: self._charge_status(),
-            ups.BATTERY_VOLTAGE: round(rating.battery_voltage * (1.0 + 0.125 * self.charge / 100.0)),
+            ups.BATTERY_VOLTAGE: round(
+                rating.battery_voltage * (1.0 + 0.125 * self.charge / 100.0)
+            ),
             ups.BATTERY_CURRENT: round(battery_current),
             ups.BATTERY_RUNTIME: self.runtime_minutes,
             ups.BATTERY_CHARGE: round(self.charge),
@@ -351,9 +372,13 @@ class LiebertUpsBehaviour:
                     ups.phase_key(ups.INPUT_VOLTAGE, phase): input_voltage,
                     ups.phase_key(ups.INPUT_CURRENT, phase): round(input_current),
                     ups.phase_key(ups.BYPASS_VOLTAGE, phase): input_voltage,
-                    ups.phase_key(ups.BYPASS_CURRENT, phase): round(output_current) if self.on_bypass else 0,
+                    ups.phase_key(ups.BYPASS_CURRENT, phase): round(output_current)
+                    if self.on_bypass
+                    else 0,
                     ups.phase_key(ups.OUTPUT_VOLTAGE, phase): output_voltage,
-                    ups.phase_key(ups.OUTPUT_CURRENT, phase): round(output_current) if powered else 0,
+                    ups.phase_key(ups.OUTPUT_CURRENT, phase): round(output_current)
+                    if powered
+                    else 0,
                     f"input_power_factor_l{phase}": 0.99 if self.input_ok else 0.0,
                     f"output_load_l{phase}": round(load),
                     f"output_power_factor_l{phase}": 0.9 if powered else 0.0,
@@ -369,7 +394,7 @@ class LiebertUpsBehaviour:
         _put_all(device, values)
 
     def _charge_status(self) -> str:
-        """The battery charge status label."""
+        """Return the battery charge status label."""
         if self.on_battery:
             return ups.ChargeStatus.DISCHARGING
         if self.charge >= 100.0:
@@ -398,7 +423,7 @@ class LiebertUpsBehaviour:
 
 
 def _low_battery_minutes(device: ProfileDevice) -> float:
-    """The runtime at which the UPS announces low battery: its own setting (30053)."""
+    """Return the runtime at which the UPS announces low battery: its own setting (30053)."""
     if device.profile.has_point(ups.LOW_BATTERY_WARNING_TIME):
         setting = device.get_value(ups.LOW_BATTERY_WARNING_TIME)
         if isinstance(setting, int | float) and not isinstance(setting, bool):
@@ -414,7 +439,7 @@ def _put_all(device: ProfileDevice, values: dict[str, Value]) -> None:
 
 
 def _as_register_value(point: Point, value: Value) -> Value:
-    """A number an integer register can hold unscaled is rounded to a whole number."""
+    """Round a number for an unscaled integer register to a whole number."""
     integer = point.data_type not in (DataType.F32, DataType.F64, DataType.BOOL)
     if isinstance(value, float) and integer and point.scale == 1 and not point.options:
         return round(value)

@@ -348,12 +348,6 @@ class PowerLogicBehaviour:
             raise ConfigError("model", "the behaviour has not been attached to a device yet")
         return self._model
 
-    @property
-    def session_open(self) -> bool:
-        """Whether a setup session is open (and has not timed out)."""
-        self._expire_session(self._clock())
-        return self._session is not None
-
     # -- Behaviour protocol ---------------------------------------------------------------
 
     def advance(self, device: ProfileDevice, now: float) -> None:
@@ -395,7 +389,7 @@ class PowerLogicBehaviour:
         return True
 
     def after_write(self, device: ProfileDevice, point: Point, value: Value | None) -> None:
-        """Nothing of this meter is written through the image's own write rules."""
+        """Do nothing: on_write takes over every write this meter accepts."""
 
     # -- Values ---------------------------------------------------------------------------
 

@@ -9,9 +9,9 @@ is reset. Identity values are those of a real meter's register dump.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+import math
 
 from ..models import Point, Table, Value
 from .profile_device import ProfileDevice
@@ -70,8 +70,10 @@ class Pro380Behaviour:
         if elapsed > 0:
             self._integrate(device, phases, elapsed / SECONDS_PER_HOUR)
 
-    def on_write(self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]) -> bool:
-        """The PRO380 has no command registers: every write goes through the image checks."""
+    def on_write(
+        self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
+    ) -> bool:
+        """Leave every write to the image checks: the PRO380 has no command registers."""
         return False
 
     def after_write(self, device: ProfileDevice, point: Point, value: Value | None) -> None:
@@ -105,7 +107,9 @@ class Pro380Behaviour:
         current = load - self.export_current[index] * export_share
         return voltage, current, self.power_factor[index]
 
-    def _publish_instantaneous(self, device: ProfileDevice, phases: list[tuple[float, float, float]]) -> None:
+    def _publish_instantaneous(
+        self, device: ProfileDevice, phases: list[tuple[float, float, float]]
+    ) -> None:
         """Write voltages, currents, powers and power factors for every phase and the totals."""
         totals = {"active_power": 0.0, "reactive_power": 0.0, "apparent_power": 0.0}
         for phase, (voltage, current, pf) in zip(_PHASES, phases, strict=True):
@@ -128,20 +132,28 @@ class Pro380Behaviour:
             device.set_value(f"direction_{phase}", f"{phase[1]}{'F' if current >= 0 else 'R'}")
         for key, value in totals.items():
             device.set_value(key, round(value, 4))
-        total_pf = abs(totals["active_power"]) / totals["apparent_power"] if totals["apparent_power"] else 1.0
+        total_pf = (
+            abs(totals["active_power"]) / totals["apparent_power"]
+            if totals["apparent_power"]
+            else 1.0
+        )
         device.set_value("power_factor", round(total_pf, 4))
         device.set_value("frequency", round(50.0 + 0.03 * math.sin((self._last or 0.0) / 7.0), 3))
         device.set_value("voltage", 0.0)
         device.set_value("current", 0.0)
 
-    def _integrate(self, device: ProfileDevice, phases: list[tuple[float, float, float]], hours: float) -> None:
+    def _integrate(
+        self, device: ProfileDevice, phases: list[tuple[float, float, float]], hours: float
+    ) -> None:
         """Add the energy of ``hours`` to the counters of the active tariff."""
         tariff = "t1" if device.get_value("tariff") == "t1" else "t2"
         for phase, (voltage, current, pf) in zip(_PHASES, phases, strict=True):
             apparent = voltage * abs(current) / 1000.0
             direction = "import" if current >= 0 else "export"
             self._energy[f"{direction}_active_energy_{phase}_{tariff}"] += apparent * pf * hours
-            self._energy[f"{direction}_reactive_energy_{phase}_{tariff}"] += apparent * math.sqrt(1 - pf * pf) * hours
+            self._energy[f"{direction}_reactive_energy_{phase}_{tariff}"] += (
+                apparent * math.sqrt(1 - pf * pf) * hours
+            )
             if direction == "import":
                 self._energy["day_counter_energy"] += apparent * pf * hours
         self._publish_totals(device)
@@ -159,7 +171,9 @@ class Pro380Behaviour:
                         continue
                     device.set_value(f"import_{kind}_energy{suffix}", round(imported, 3))
                     device.set_value(f"export_{kind}_energy{suffix}", round(exported, 3))
-                    device.set_value(f"{kind}_energy{suffix}", round(_combine(code, imported, exported), 3))
+                    device.set_value(
+                        f"{kind}_energy{suffix}", round(_combine(code, imported, exported), 3)
+                    )
         device.set_value("day_counter_energy", round(self._energy["day_counter_energy"], 3))
 
     def _sum(self, prefix: str, phase: str | None, tariff: str | None) -> float:
@@ -179,6 +193,10 @@ def _combine(code: Value | None, imported: float, exported: float) -> float:
         return imported + exported
     if code == "reverse_minus_forward":
         return exported - imported
-    if code in ("forward_minus_reverse", "forward_minus_reverse_locked", "forward_minus_reverse_alt"):
+    if code in (
+        "forward_minus_reverse",
+        "forward_minus_reverse_locked",
+        "forward_minus_reverse_alt",
+    ):
         return imported - exported
     return imported

@@ -11,8 +11,8 @@ the values over time and reacts to writes.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
+import time
 from typing import Protocol
 
 from ..codecs import decode_point, encode_value
@@ -30,7 +30,9 @@ class Behaviour(Protocol):
     def advance(self, device: ProfileDevice, now: float) -> None:
         """Bring the values up to time ``now`` (monotonic seconds)."""
 
-    def on_write(self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]) -> bool:
+    def on_write(
+        self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
+    ) -> bool:
         """React to a write before the image checks it; True when the behaviour took it over."""
 
     def after_write(self, device: ProfileDevice, point: Point, value: Value | None) -> None:
@@ -65,31 +67,45 @@ class ProfileDevice:
             behaviour.advance(self, clock())
 
     def set_value(self, key: str, value: Value) -> None:
-        """Store ``value`` (user units) in the registers of point ``key``."""
+        """Store ``value`` (user units) in the registers of point ``key``; a point the variant lacks is skipped."""
+        if not self.profile.has_point(key):
+            return
         point = self.profile.point(key)
         self.set_registers(point.table, point.address, self.encode(point, value))
 
     def encode(self, point: Point, value: Value) -> list[int]:
-        """The registers that hold ``value`` for ``point``, without write checks."""
+        """Return the registers that hold ``value`` for ``point``, without write checks."""
         if point.table.is_bit:
             return [int(bool(value))]
         raw: Value = value
         if point.options and isinstance(value, str):
             raw = next(r for r, label in point.options.items() if label == value)
-        elif isinstance(value, int | float) and not isinstance(value, bool) and (point.scale != 1 or point.offset):
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (point.scale != 1 or point.offset)
+        ):
             raw = (value - point.offset) / point.scale
             if point.data_type not in (DataType.F32, DataType.F64):
                 raw = round(raw)
-        if point.data_type in (DataType.U16, DataType.U32, DataType.U64) and isinstance(raw, int) and raw < 0:
+        if (
+            point.data_type in (DataType.U16, DataType.U32, DataType.U64)
+            and isinstance(raw, int)
+            and raw < 0
+        ):
             raw += 1 << (16 * point.count)
-        if point.data_type in (DataType.S16,) and isinstance(raw, int) and raw > 0x7FFF:
+        if point.data_type is DataType.S16 and isinstance(raw, int) and raw > 0x7FFF:
             raw -= 0x10000
         return encode_value(point.data_type, raw, point.word_order, point.count)
 
     def get_value(self, key: str) -> Value | None:
-        """The value point ``key`` holds now, decoded as a master would."""
+        """Return the value point ``key`` holds now, decoded as a master would (None if absent)."""
+        if not self.profile.has_point(key):
+            return None
         point = self.profile.point(key)
-        words = [self._image[point.table][a] for a in range(point.address, point.address + point.count)]
+        words = [
+            self._image[point.table][a] for a in range(point.address, point.address + point.count)
+        ]
         exponent = None
         if point.scale_point is not None:
             scale_point = self.profile.point(point.scale_point)
@@ -144,7 +160,7 @@ class ProfileDevice:
                 self.behaviour.after_write(self, point, value)
 
     def _touched_points(self, table: Table, address: int, count: int) -> list[Point]:
-        """The writable points a write covers completely; refuse anything else."""
+        """Return the writable points a write covers completely; refuse anything else."""
         touched: list[Point] = []
         for target in range(address, address + count):
             point = self._owner.get((table, target))
@@ -177,7 +193,9 @@ class ProfileDevice:
         return value
 
 
-def _check_against(minimum: float | None, maximum: float | None, choices: tuple[float, ...], value: Value) -> None:
+def _check_against(
+    minimum: float | None, maximum: float | None, choices: tuple[float, ...], value: Value
+) -> None:
     """Refuse a written number outside the limits the profile declares."""
     if isinstance(value, str | bool):
         return
