@@ -72,6 +72,8 @@ _ADDRESSING_TEXT = {
 _HEX_ADDRESS = re.compile(r"\baddress:\s*0[xX][0-9a-fA-F]+")
 _HEADING = re.compile(r"^(#{1,6})(\s)")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+# A Markdown link target that is neither a URL, an anchor nor an absolute path.
+_RELATIVE_LINK = re.compile(r"\]\((?![a-zA-Z][a-zA-Z0-9+.-]*:|#|/)([^)\s]+)\)")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -543,16 +545,22 @@ def hand_written_notes(family: Family) -> list[str]:
 
 
 def demoted(lines: Sequence[str], levels: int) -> list[str]:
-    """Push Markdown headings ``levels`` deeper (at most ######), outside code fences."""
+    """Fit a notes file into this page.
+
+    Headings go ``levels`` deeper (at most ######) and relative links, written
+    from docs/devices/, are made to work from docs/; code blocks stay as they are.
+    """
     result: list[str] = []
     fenced = False
     for line in lines:
         if _FENCE.match(line):
             fenced = not fenced
-        match = None if fenced else _HEADING.match(line)
-        if match:
-            depth = min(len(match.group(1)) + levels, 6)
-            line = "#" * depth + line[len(match.group(1)) :]
+        if not fenced:
+            line = _RELATIVE_LINK.sub(r"](devices/\1)", line)
+            match = _HEADING.match(line)
+            if match:
+                depth = min(len(match.group(1)) + levels, 6)
+                line = "#" * depth + line[len(match.group(1)) :]
         result.append(line.rstrip())
     return result
 

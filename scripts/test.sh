@@ -105,7 +105,7 @@ PY
 # Reads pyproject.toml's [project] table: `extras-except NAME...` prints the other extras
 # (comma separated), `pymodbus` the pymodbus requirement, `fingerprint` the whole table.
 project_info() {
-    "$SETUP_PYTHON" - "$@" <<'PY'
+    "$ENGINE_BASE_PYTHON" - "$@" <<'PY'
 import json
 import sys
 import tomllib
@@ -163,13 +163,13 @@ find_pyenv_root() {
 }
 
 find_engine_python() {
-    local candidate
-    for candidate in $(ls -d "$PYENV_ROOT/versions/$ENGINE_PYTHON_SERIES".* 2>/dev/null | sort -V -r); do
-        if [[ -x "$candidate/bin/python$ENGINE_PYTHON_SERIES" ]]; then
-            echo "$candidate/bin/python$ENGINE_PYTHON_SERIES"
-            return
-        fi
-    done
+    local newest
+    newest=$(printf '%s\n' "$PYENV_ROOT/versions/$ENGINE_PYTHON_SERIES".*/bin/"python$ENGINE_PYTHON_SERIES" |
+        sort -V | tail -n 1)
+    if [[ -x "$newest" ]]; then
+        echo "$newest"
+        return
+    fi
     command -v "python$ENGINE_PYTHON_SERIES" ||
         die "No Python $ENGINE_PYTHON_SERIES found (pyenv versions or python$ENGINE_PYTHON_SERIES on PATH)."
 }
@@ -238,7 +238,8 @@ build_ha_environment() {
     local homeassistant pymodbus pinned
     homeassistant=$(installed_version "$HA_VENV/bin/python" homeassistant)
     pymodbus=$(installed_version "$HA_VENV/bin/python" pymodbus)
-    pinned=$(grep -i '^pymodbus==' "$HA_VENV/constraints.txt" | cut -d= -f3)
+    pinned=$(grep -i '^pymodbus==' "$HA_VENV/constraints.txt" | cut -d= -f3 || true)
+    [[ -n "$pinned" ]] || die "found no pymodbus pin in Home Assistant $HA_VERSION's constraints"
     echo "homeassistant $homeassistant, pymodbus $pymodbus (Home Assistant's pin: $pinned)"
     [[ "$homeassistant" == "$HA_VERSION" ]] || die "homeassistant moved from $HA_VERSION to $homeassistant"
     [[ "$pymodbus" == "$pinned" ]] || die "pymodbus $pymodbus is installed, Home Assistant pins $pinned"
@@ -267,14 +268,14 @@ PY
 build_engine_environment() {
     step "Engine environment (.venvs/engine, Python $ENGINE_PYTHON_SERIES, newest pymodbus)"
     local key
-    key=$(install_key "$("$SETUP_PYTHON" -c 'import sys; print(sys.version.split()[0])')")
+    key=$(install_key "$("$ENGINE_BASE_PYTHON" -c 'import sys; print(sys.version.split()[0])')")
     if environment_is_current "$ENGINE_VENV" "$key"; then
         echo "up to date"
     else
         local extras requirement
         extras=$(project_info extras-except ha)
         requirement=$(project_info pymodbus)
-        new_venv_with_uv "$ENGINE_VENV" "$SETUP_PYTHON"
+        new_venv_with_uv "$ENGINE_VENV" "$ENGINE_BASE_PYTHON"
         uv_install "$ENGINE_VENV" -e ".[$extras]"
         uv_install "$ENGINE_VENV" --upgrade-package pymodbus "$requirement"
         echo "$key" >"$ENGINE_VENV/.powerbus-install-key"
@@ -331,7 +332,7 @@ run_pytest() { # label venv pytest-arguments...
     local junit="$REPORT_DIR/${#STEP_NAMES[@]}.xml" status=0
     "$venv/bin/python" -m pytest --junitxml="$junit" "$@" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
     if [[ -f "$junit" ]]; then
-        local counts
+        local counts=()
         read -r -a counts < <("$venv/bin/python" - "$junit" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
@@ -343,10 +344,10 @@ failed = total["failures"] + total["errors"]
 print(total["tests"] - failed - total["skipped"], failed, total["skipped"])
 PY
         )
-        TESTS_PASSED=$((TESTS_PASSED + counts[0]))
-        TESTS_FAILED=$((TESTS_FAILED + counts[1]))
-        TESTS_SKIPPED=$((TESTS_SKIPPED + counts[2]))
-        TESTS_RUN=$((TESTS_RUN + counts[0] + counts[1]))
+        TESTS_PASSED=$((TESTS_PASSED + ${counts[0]:-0}))
+        TESTS_FAILED=$((TESTS_FAILED + ${counts[1]:-0}))
+        TESTS_SKIPPED=$((TESTS_SKIPPED + ${counts[2]:-0}))
+        TESTS_RUN=$((TESTS_RUN + ${counts[0]:-0} + ${counts[1]:-0}))
     fi
     case $status in
         0) ;;
@@ -397,7 +398,8 @@ main() {
     fi
 
     PYENV_ROOT=$(find_pyenv_root)
-    SETUP_PYTHON=$(find_engine_python)
+    # The engine environment's base interpreter; it also reads pyproject.toml (tomllib) here.
+    ENGINE_BASE_PYTHON=$(find_engine_python)
 
     install_apt_packages
     build_ha_environment

@@ -95,7 +95,9 @@ def _shortest_single(number: float) -> float:
     if not math.isfinite(number):
         return number
     packed = struct.pack(">f", number)
-    for digits in range(1, 10):
+    # Six significant digits always fit a float32, and "g" drops trailing zeros, so a
+    # shorter decimal that round-trips is found at six already; nine always round-trip.
+    for digits in range(6, 10):
         candidate = float(f"{number:.{digits}g}")
         if struct.pack(">f", candidate) == packed:
             return candidate

@@ -130,9 +130,9 @@ class BcpmBehaviour:
             )
             self._channels[number] = channel
             current_scale = LARGE_SENSOR_CURRENT_SCALE if channel.large_sensor else CURRENT_SCALE
-            self._set_raw(device, f"channel_{number}_current_scale", current_scale)
-            self._set_raw(device, f"channel_{number}_power_scale", POWER_SCALE)
-            self._set_raw(device, f"channel_{number}_energy_scale", ENERGY_SCALE)
+            device.set_value(f"channel_{number}_current_scale", current_scale)
+            device.set_value(f"channel_{number}_power_scale", POWER_SCALE)
+            device.set_value(f"channel_{number}_energy_scale", ENERGY_SCALE)
 
     def _publish(
         self, device: ProfileDevice, number: int, current: float, power: float, apparent: float
@@ -146,8 +146,7 @@ class BcpmBehaviour:
         self._set_scaled(device, prefix + "max_power", channel.max_power)
         self._set_scaled(device, prefix + "apparent_power", apparent)
         self._set_scaled(device, prefix + "energy", channel.energy)
-        if device.profile.has_point(prefix + "power_factor"):
-            device.set_value(prefix + "power_factor", round(channel.power_factor, 3))
+        device.set_value(prefix + "power_factor", round(channel.power_factor, 3))
 
     def _reset_maxima(self, device: ProfileDevice, number: int) -> None:
         """Start the channel's peaks again from its present values."""
@@ -172,16 +171,8 @@ class BcpmBehaviour:
         raw = min(max(round(value / 10.0**exponent), low), high)
         device.set_registers(point.table, point.address, device.encode(point, raw))
 
-    @staticmethod
-    def _set_raw(device: ProfileDevice, key: str, raw: int) -> None:
-        """Store a raw integer in point ``key`` if the profile has it."""
-        if device.profile.has_point(key):
-            device.set_value(key, raw)
-
 
 def _value_or_zero(device: ProfileDevice, key: str) -> float:
     """Return the decoded value of ``key``, or 0 when the profile lacks it."""
-    if not device.profile.has_point(key):
-        return 0.0
     value = device.get_value(key)
     return float(value) if isinstance(value, int | float) else 0.0

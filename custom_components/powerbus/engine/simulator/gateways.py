@@ -93,8 +93,7 @@ class GatewayBehaviour:
             self._initialised = True
             self.model = device.profile.key
             for key, value in IDENTITY.items():
-                if device.profile.has_point(key):
-                    device.set_value(key, value)
+                device.set_value(key, value)
 
     def on_write(
         self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
@@ -137,9 +136,9 @@ class GatewayBehaviour:
         self.register_writes_enabled = False
         if self._ftp_disabled_at_reboot:
             self.ftp_enabled = False
-        if device.profile.has_point("reset_counter"):
-            counter = device.get_value("reset_counter")
-            device.set_value("reset_counter", (int(counter) if isinstance(counter, int) else 0) + 1)
+        counter = device.get_value("reset_counter")
+        if isinstance(counter, int):
+            device.set_value("reset_counter", counter + 1)
         if self.faults is not None:
             silence = RebootSilence(
                 times=None, until=time.monotonic() + self.reboot_seconds / self.speed
