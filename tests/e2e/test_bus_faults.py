@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 import time
 
 import pytest
@@ -214,3 +215,19 @@ async def test_one_transaction_at_a_time_and_spacing(
     requests = bus.stats(1).requests + bus.stats(2).requests
     assert first.value("p0") == 10 and second.value("p0") == 20
     assert elapsed >= 0.1 * requests * 0.95
+
+
+async def test_min_scan_interval_spaces_polls_of_a_slow_card(
+    link: tuple[LinkSettings, dict[int, RegisterImage]], profile: Profile
+) -> None:
+    """A card that needs 0.3 s between scans is not polled sooner, however often the caller asks."""
+    settings, _ = link
+    card = replace(profile, limits=replace(profile.limits, min_scan_interval=0.3))
+    async with Bus(settings) as bus:
+        poller = Poller(bus, card, 2)
+        started = time.monotonic()
+        results = [await poller.poll() for _ in range(3)]
+        elapsed = time.monotonic() - started
+
+    assert all(r.value("p0") == 20 for r in results)
+    assert elapsed >= 0.6

@@ -113,7 +113,9 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
             raise WriteValidationError(
                 f"{where} must hold exactly {spec.length} values, not {len(value)}"
             )
-        return [int(_number(where, spec, item, integer=True, index=i)) for i, item in enumerate(value)]
+        return [
+            int(_number(where, spec, item, integer=True, index=i)) for i, item in enumerate(value)
+        ]
     number = _number(where, spec, value, integer=spec.kind == "int")
     return int(number) if spec.kind == "int" else float(number)
 
@@ -320,10 +322,13 @@ async def _read_back(
         words = await bus.read(
             unit, check.point.table, check.point.address, check.point.count, profile.limits
         )
-        raw = [int(w) for w in words]
+        value = decode_point(check.point, [int(w) for w in words])
         if check.point.options:
-            return check.point.key, raw[0] if len(raw) == 1 else decode_point(check.point, raw)
-        return check.point.key, decode_point(check.point, raw)
+            # Option points are written and checked by their raw number, not their label.
+            value = next(
+                (raw for raw, label in check.point.options.items() if label == value), value
+            )
+        return check.point.key, value
     assert check.step.address is not None  # guaranteed by the profile loader
     (word,) = await bus.read(unit, check.step.table, check.step.address, 1, profile.limits)
     number = int(word)

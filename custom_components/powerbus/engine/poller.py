@@ -9,6 +9,7 @@ the readings, the raw blocks (for diagnostics) and the outcome of every request.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 import time
@@ -98,6 +99,7 @@ class Poller:
         self.splits = SplitMemory()
         self._clock = clock
         self._once: dict[str, Reading] = {}
+        self._last_poll: float | None = None
 
     @property
     def stats(self) -> DeviceStats:
@@ -123,7 +125,16 @@ class Poller:
     async def poll(
         self, groups: Collection[PollGroup] = ALL_GROUPS, keys: Collection[str] | None = None
     ) -> PollResult:
-        """Read the due points and decode them; never raises for device trouble."""
+        """Read the due points and decode them; never raises for device trouble.
+
+        A device whose profile sets ``min_scan_interval`` is never polled again sooner
+        than that after the previous poll began: the poll waits.
+        """
+        if self._last_poll is not None:
+            remaining = self._last_poll + self.profile.limits.min_scan_interval - time.monotonic()
+            if remaining > 0:
+                await asyncio.sleep(remaining)
+        self._last_poll = time.monotonic()
         started = self._clock()
         points = self.points_for(groups, keys)
         plan = plan_reads(points, self.profile.limits, self.splits)

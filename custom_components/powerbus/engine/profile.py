@@ -337,7 +337,13 @@ class _FamilyBuilder:
             name: tuple(self._point(raw) for raw in points)
             for name, points in self.family["point_sets"].items()
         }
-        commands = {raw["key"]: raw for raw in self.family["commands"]}
+        commands: dict[str, dict[str, Any]] = {}
+        for raw in self.family["commands"]:
+            if raw["key"] in commands:
+                raise ProfileError(
+                    self.file, "command key is used twice", field=f"commands.{raw['key']}"
+                )
+            commands[raw["key"]] = raw
         profiles: dict[str, Profile] = {}
         for variant in self.family["variants"]:
             if variant["key"] in profiles:

@@ -1,0 +1,164 @@
+"""Profiles load into typed models, and a broken profile names file, point and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from custom_components.powerbus.engine.errors import ProfileError
+from custom_components.powerbus.engine.models import DataType, PollGroup, Table
+from custom_components.powerbus.engine.profile import (
+    builtin_profiles,
+    get_profile,
+    load_profile_file,
+    parse_profile_text,
+)
+
+PRO380_FILE = Path(__file__).parents[2] / "custom_components/powerbus/engine/profiles/pro380.yaml"
+PRO380 = PRO380_FILE.read_text(encoding="utf-8")
+
+MINIMAL = """
+family: tiny
+manufacturer: Test
+addressing: {addressing}
+point_sets:
+  all:
+    - {{key: value, name: Value, table: {table}, address: {address}}}
+variants:
+  - {{key: tiny, name: Tiny, point_sets: [all]}}
+"""
+
+
+def test_every_shipped_profile_loads() -> None:
+    """Every family file validates, and variant keys are unique across families."""
+    profiles = builtin_profiles()
+    assert {"pro380", "pro380_legacy"} <= set(profiles)
+    for profile in profiles.values():
+        keys = [p.key for p in profile.points]
+        assert len(keys) == len(set(keys)), profile.key
+
+
+def test_pro380_map_as_the_reference_gives_it() -> None:
+    """Spot checks of the PRO380 map: addresses, types, units and groups."""
+    profile = get_profile("pro380")
+    assert len(profile.points) == 88
+    serial = profile.point("serial_number")
+    assert (serial.address, serial.count, serial.data_type, serial.group) == (
+        0x4000,
+        2,
+        DataType.HEX,
+        PollGroup.ONCE,
+    )
+    assert profile.point("voltage_l1").address == 0x5002
+    assert profile.point("active_power").unit == "kW"
+    assert profile.point("export_active_energy_l1").address == 0x601E
+    day = profile.point("day_counter_energy")
+    assert (day.address, day.data_type, day.writable) == (0x6049, DataType.F32, True)
+    assert profile.point("tariff").options == {1: "t1", 2: "t2"}
+    assert profile.serial_point == "serial_number"
+    assert get_profile("pro380_legacy").point("serial_number").address == 0x1000
+
+
+@pytest.mark.parametrize(
+    ("addressing", "table", "address", "expected_table", "expected_address"),
+    [
+        ("pdu", "holding_register", 50, Table.HOLDING_REGISTER, 50),
+        ("register_number", "holding_register", 1700, Table.HOLDING_REGISTER, 1699),
+        ("modicon", "holding_register", 40051, Table.HOLDING_REGISTER, 50),
+        ("modicon", "input_register", 30112, Table.INPUT_REGISTER, 111),
+        ("modicon", "discrete_input", 10128, Table.DISCRETE_INPUT, 127),
+    ],
+)
+def test_addressing_conventions_resolve_to_pdu_addresses(
+    addressing: str, table: str, address: int, expected_table: Table, expected_address: int
+) -> None:
+    """Register numbers are one-based, Modicon references name their table."""
+    text = MINIMAL.format(addressing=addressing, table=table, address=address)
+    point = parse_profile_text(text, "tiny.yaml")["tiny"].point("value")
+    assert (point.table, point.address) == (expected_table, expected_address)
+
+
+def test_modicon_reference_must_agree_with_a_stated_table() -> None:
+    """A 3xxxx reference declared as a holding register is refused."""
+    text = MINIMAL.format(addressing="modicon", table="holding_register", address=30112)
+    with pytest.raises(ProfileError, match=r"tiny.yaml, point 'value', field 'table'"):
+        parse_profile_text(text, "tiny.yaml")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "data_type: bcd\n      count: 1\n      unit: s",
+            "data_type: bcdx\n      count: 1\n      unit: s",
+            r"pro380.yaml, point 'lcd_cycle_time', field 'data_type'",
+        ),
+        (
+            "    - key: voltage_l2\n      name: Voltage L2\n",
+            "    - key: voltage_l2\n",
+            r"pro380.yaml, point 'voltage_l2', field 'name': required key not provided",
+        ),
+        (
+            "address: 0x5030",
+            "address: 0x5032",
+            r"pro380.yaml, point 'power_factor_l3', field 'address': lies outside every readable range",
+        ),
+        (
+            "      precision: 1\n      group: fast\n      enabled_by_default: false\n      confidence: INF",
+            "      precison: 1\n      group: fast\n      enabled_by_default: false\n      confidence: INF",
+            r"pro380.yaml, point 'voltage', field 'precison': extra keys not allowed",
+        ),
+        (
+            "{point: s0_rate, value: {param: rate}}",
+            "{point: s0_rat, value: {param: rate}}",
+            r"pro380.yaml, point 'set_s0_rate', field 'steps.write': names no point",
+        ),
+        (
+            "{point: s0_rate, value: {param: rate}}",
+            "{point: s0_rate, value: {param: speed}}",
+            r"point 'set_s0_rate', field 'steps.write': names no parameter: 'speed'",
+        ),
+        (
+            "      data_type: s16\n      group: slow\n      entity_category: config\n      enabled_by_default: false\n      write: {min: 1, max: 247, dangerous: true}",
+            "      data_type: u32\n      count: 1\n      group: slow\n      entity_category: config\n      enabled_by_default: false\n      write: {min: 1, max: 247, dangerous: true}",
+            r"point 'modbus_id', field 'count': type u32 occupies 2 register\(s\), not 1",
+        ),
+        (
+            "  - key: reset_day_counter\n",
+            "  - key: set_tariff\n",
+            r"field 'commands.set_tariff': command key is used twice",
+        ),
+        (
+            "point_sets: [identity, configuration, instantaneous, energy]",
+            "point_sets: [identity, configuration, instantaneous, energy, identity]",
+            r"point 'serial_number', field 'key': key is used twice",
+        ),
+        (
+            "    - key: tariff\n      name: Active tariff\n      address: 0x6048\n      data_type: s16\n      options: {1: t1, 2: t2}",
+            "    - key: tariff\n      name: Active tariff\n      address: 0x6048\n      data_type: f32\n      options: {1: t1, 2: t2}",
+            r"point 'tariff', field 'options': options need an integer type",
+        ),
+    ],
+)
+def test_broken_profile_names_file_point_and_field(old: str, new: str, message: str) -> None:
+    """Each kind of mistake fails at load time with a message that leads to it."""
+    assert old in PRO380
+    with pytest.raises(ProfileError, match=message):
+        parse_profile_text(PRO380.replace(old, new, 1), "pro380.yaml")
+
+
+def test_unreadable_file_and_bad_yaml_are_profile_errors(tmp_path: Path) -> None:
+    """A missing file or broken YAML is a ProfileError naming the file, not a traceback."""
+    with pytest.raises(ProfileError, match="missing.yaml: cannot read the file"):
+        load_profile_file(tmp_path / "missing.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("family: [unclosed\n", encoding="utf-8")
+    with pytest.raises(ProfileError, match="broken.yaml: not valid YAML"):
+        load_profile_file(broken)
+
+
+def test_unknown_profile_lists_the_known_ones() -> None:
+    """Asking for a profile that does not exist says which ones do."""
+    with pytest.raises(ProfileError, match=r"no profile 'pro390' \(known: .*pro380"):
+        get_profile("pro390")
