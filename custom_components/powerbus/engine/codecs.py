@@ -99,8 +99,11 @@ def _shortest_single(number: float) -> float:
     # shorter decimal that round-trips is found at six already; nine always round-trip.
     for digits in range(6, 10):
         candidate = float(f"{number:.{digits}g}")
-        if struct.pack(">f", candidate) == packed:
-            return candidate
+        try:
+            if struct.pack(">f", candidate) == packed:
+                return candidate
+        except OverflowError:  # rounded past the largest float32
+            continue
     return number
 
 

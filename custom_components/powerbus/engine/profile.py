@@ -9,7 +9,7 @@ points that fall outside the declared readable ranges. Either layer fails with a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from importlib import resources
@@ -706,16 +706,6 @@ class _FamilyBuilder:
         if isinstance(raw, dict):
             return ValueRef(param=raw["param"], factor=raw["factor"])
         return ValueRef(literal=raw)
-
-
-def iter_points(
-    profiles: Sequence[Profile], predicate: Callable[[Point], bool]
-) -> Iterator[tuple[Profile, Point]]:
-    """Every (profile, point) pair whose point satisfies ``predicate``."""
-    for profile in profiles:
-        for point in profile.points:
-            if predicate(point):
-                yield profile, point
 
 
 def with_limits(profile: Profile, **changes: Any) -> Profile:
