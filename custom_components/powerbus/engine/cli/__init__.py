@@ -1,0 +1,48 @@
+"""The ``powerbus`` command-line tool: inspect profiles, talk to devices, simulate them.
+
+Commands::
+
+    powerbus profiles [list]               the shipped device profiles
+    powerbus profiles validate FILE...     check profile files with the engine's loader
+    powerbus profiles show KEY             points and commands of one profile
+    powerbus read LINK --unit N            read a device's points (or raw registers)
+    powerbus write LINK --unit N ...       run a profile command on a device
+    powerbus scan LINK                     find devices by probing unit ids
+    powerbus simulate PROFILE              serve a simulated device until stopped
+    powerbus demo                          read a simulated PRO380 meter, refreshing
+
+A LINK is ``tcp://HOST:PORT``, ``rtu+tcp://HOST:PORT`` or
+``rtu:///dev/ttyUSB0?baudrate=9600&parity=E``. Exit codes: 0 success, 1 the device
+or link did not answer (or a command failed on the device), 2 the request was
+refused before anything was sent (bad arguments, an invalid profile or setting, a
+dangerous command without ``--confirm``).
+
+``parser`` builds the arguments and turns each command's outcome into its exit code;
+``arguments`` says what each argument accepts, and ``resolve`` turns LINK and profile
+arguments into link settings and profiles. ``profiles``, ``read``, ``write``, ``scan`` and
+``serve`` (``simulate`` and ``demo``) hold one command each; ``readings`` shows a device's
+readings, and ``output`` lays out tables, values and error lines.
+"""
+
+from __future__ import annotations
+
+from .arguments import RawSpan
+from .output import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, format_number, format_table, format_value
+from .parser import build_parser, main
+from .readings import ReadOptions, readings_document, render_readings, show_readings
+
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "RawSpan",
+    "ReadOptions",
+    "build_parser",
+    "format_number",
+    "format_table",
+    "format_value",
+    "main",
+    "readings_document",
+    "render_readings",
+    "show_readings",
+]

@@ -1,0 +1,147 @@
+"""``powerbus profiles``: list the shipped profiles, validate profile files, show one profile."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+import sys
+from typing import Any
+
+from ..errors import ProfileError
+from ..models import ParamSpec, Point
+from ..profile import builtin_profiles, get_profile, load_profile_file
+from .output import EXIT_FAILURE, EXIT_OK, format_address, format_table, plural, serial_label
+
+
+def add_profiles_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
+    """``powerbus profiles [list | validate FILE... | show KEY]``."""
+    profiles = commands.add_parser(
+        "profiles",
+        parents=[verbose],
+        help="list, validate or show device profiles",
+        description="List the shipped device profiles (the default), validate profile files, or show one profile.",
+    )
+    profiles.set_defaults(handler=_list)
+    actions = profiles.add_subparsers(dest="action", metavar="ACTION")
+    listing = actions.add_parser("list", parents=[verbose], help="table of the shipped profiles")
+    listing.set_defaults(handler=_list)
+    validate = actions.add_parser(
+        "validate", parents=[verbose], help="check profile files with the engine's loader"
+    )
+    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.set_defaults(handler=_validate)
+    show = actions.add_parser("show", parents=[verbose], help="points and commands of one profile")
+    show.add_argument("key", metavar="KEY", help="profile key, as listed by `powerbus profiles`")
+    show.set_defaults(handler=_show)
+
+
+def _list(args: argparse.Namespace) -> int:
+    """Print a table of the shipped profiles."""
+    rows = [
+        (
+            profile.key,
+            profile.manufacturer,
+            profile.name,
+            ", ".join(profile.models),
+            str(len(profile.points)),
+            str(len(profile.commands)),
+            profile.source_file,
+        )
+        for profile in builtin_profiles().values()
+    ]
+    headers = ("key", "manufacturer", "name", "models", "points", "commands", "file")
+    print(format_table(headers, rows, right={4, 5}))
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    """Load each file with the engine's loader; report each, fail if any is invalid."""
+    code = EXIT_OK
+    for path in args.files:
+        try:
+            profiles = load_profile_file(path)
+        except ProfileError as err:
+            print(f"invalid {err}", file=sys.stderr)
+            code = EXIT_FAILURE
+            continue
+        points = sum(len(profile.points) for profile in profiles.values())
+        print(f"ok {path} ({plural(len(profiles), 'variant')}, {plural(points, 'point')})")
+    return code
+
+
+def _show(args: argparse.Namespace) -> int:
+    """Print one profile: identity, points and commands."""
+    profile = get_profile(args.key)
+    transport = profile.transport
+    print(f"{profile.name} ({profile.key}) by {profile.manufacturer}, from {profile.source_file}")
+    if profile.models:
+        print(f"models: {', '.join(profile.models)}")
+    if profile.firmware:
+        print(f"firmware: {profile.firmware}")
+    print(
+        f"defaults: unit {transport.unit_id}, TCP port {transport.port}, "
+        f"serial {serial_label(transport)}"
+    )
+    print()
+    point_rows = [
+        (
+            point.key,
+            point.table.value,
+            format_address(point.address),
+            str(point.address),
+            _type_label(point),
+            point.unit or "",
+            point.group.value,
+            _writable_label(point),
+        )
+        for point in profile.points
+    ]
+    headers = ("point", "table", "address", "decimal", "type", "unit", "group", "writable")
+    print(format_table(headers, point_rows, right={3}))
+    if profile.commands:
+        print()
+        command_rows = [
+            (
+                command.key,
+                "yes" if command.dangerous else "",
+                command.name,
+                _params_label(command.params),
+            )
+            for command in profile.commands
+        ]
+        print(format_table(("command", "dangerous", "name", "params"), command_rows))
+    return EXIT_OK
+
+
+def _type_label(point: Point) -> str:
+    """Name the data type, with the register count where the type does not fix it."""
+    if point.data_type.fixed_count is None:
+        return f"{point.data_type.value}[{point.count}]"
+    return point.data_type.value
+
+
+def _writable_label(point: Point) -> str:
+    """Say whether a point is writable: 'yes', 'dangerous' or nothing."""
+    if point.write is None:
+        return ""
+    return "dangerous" if point.write.dangerous else "yes"
+
+
+def _params_label(params: Sequence[ParamSpec]) -> str:
+    """Describe the parameters of a command in one line, e.g. ``seconds=int 1..30 s``."""
+    return "; ".join(f"{spec.key}={_param_label(spec)}" for spec in params)
+
+
+def _param_label(spec: ParamSpec) -> str:
+    """Describe what one parameter accepts."""
+    if spec.kind == "choice":
+        return "|".join(spec.choices)
+    label = spec.kind if spec.length is None else f"{spec.kind}[{spec.length}]"
+    if spec.minimum is not None or spec.maximum is not None:
+        low = "" if spec.minimum is None else f"{spec.minimum:g}"
+        high = "" if spec.maximum is None else f"{spec.maximum:g}"
+        label += f" {low}..{high}"
+    if spec.unit:
+        label += f" {spec.unit}"
+    return label

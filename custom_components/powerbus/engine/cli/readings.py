@@ -1,0 +1,135 @@
+"""A device's readings on screen, once or refreshing, as a table or as JSON (``read`` and ``demo``)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+import json
+import math
+import time
+from typing import Any, TextIO
+
+from ..errors import ConfigError
+from ..models import PollGroup, Profile, Reading, Value
+from ..poller import Poller, PollResult
+from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_number, format_table
+
+DEFAULT_WATCH_SECONDS = 2.0
+CLEAR_SCREEN = "\x1b[H\x1b[2J"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ReadOptions:
+    """What to read, how often, and how to print it."""
+
+    groups: frozenset[PollGroup]
+    keys: Collection[str]
+    interval: float
+    repetitions: int | None
+    as_json: bool
+    title: str
+
+
+def selected_keys(
+    profile: Profile,
+    groups: Collection[PollGroup],
+    points: Sequence[list[str]] | None,
+    *,
+    include_disabled: bool,
+) -> list[str]:
+    """Choose the keys of the points to read: those named, or those of the groups."""
+    if points:
+        keys = [key for chunk in points for key in chunk]
+        unknown = [key for key in keys if not profile.has_point(key)]
+        if unknown:
+            raise ConfigError(
+                "--point", f"{profile.key} has no point {', '.join(map(repr, unknown))}"
+            )
+        return keys
+    return [
+        point.key
+        for point in profile.points
+        if point.group in groups and (include_disabled or point.enabled_by_default)
+    ]
+
+
+async def show_readings(poller: Poller, options: ReadOptions, out: TextIO) -> int:
+    """Poll and print as often as ``options`` say; exit code 1 when a single read gets no answer."""
+    clear = out.isatty() and not options.as_json
+    done = 0
+    while True:
+        started = time.monotonic()
+        result = await poller.poll(options.groups, options.keys)
+        done += 1
+        if options.repetitions == 1 and not result.available:
+            device = describe_device(poller.unit, poller.bus.settings.describe())
+            return fail(f"{device} does not answer: {result.error}", EXIT_FAILURE)
+        if options.as_json:
+            document = readings_document(poller, result)
+            indent = 2 if options.repetitions == 1 else None
+            out.write(json.dumps(document, indent=indent, ensure_ascii=False) + "\n")
+        else:
+            frame = render_readings(poller, result, options.title)
+            if clear:
+                out.write(CLEAR_SCREEN)
+            elif done > 1:
+                out.write("\n")
+            out.write(frame)
+        out.flush()
+        if options.repetitions is not None and done >= options.repetitions:
+            return EXIT_OK
+        await asyncio.sleep(max(0.0, options.interval - (time.monotonic() - started)))
+
+
+def readings_document(poller: Poller, result: PollResult) -> dict[str, Any]:
+    """Describe one poll as plain data: profile, unit, readings and the device's statistics."""
+    profile = poller.profile
+    return {
+        "profile": profile.key,
+        "unit": poller.unit,
+        "readings": {
+            key: {
+                "value": _json_value(reading.value),
+                "unit": profile.point(key).unit,
+                "state": reading.state.value,
+                "error": reading.error,
+            }
+            for key, reading in _in_profile_order(profile, result)
+        },
+        "stats": poller.stats.as_dict(),
+    }
+
+
+def _json_value(value: Value | None) -> Value | None:
+    """Make a value JSON can hold (NaN and infinities have no JSON form)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def render_readings(poller: Poller, result: PollResult, title: str) -> str:
+    """Render one poll as a titled table with a statistics footer."""
+    rows = []
+    for key, reading in _in_profile_order(poller.profile, result):
+        point = poller.profile.point(key)
+        number = format_number(point, reading.value)
+        unit = point.unit if reading.value is not None and point.unit else ""
+        rows.append((key, number, unit, reading.state.value))
+    stats = poller.stats
+    footer = (
+        f"{stats.requests} requests ({stats.responses} answered normally), {stats.retries} retries, "
+        f"mean latency {stats.latency_mean * 1000:.1f} ms; read at {time.strftime('%H:%M:%S')}"
+    )
+    if result.error:
+        footer += f"\nno answer: {result.error}"
+    table = format_table(("point", "value", "unit", "state"), rows, right={1})
+    return f"{title}\n\n{table}\n\n{footer}\n"
+
+
+def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[str, Reading]]:
+    """Yield the readings of a poll in the order the profile lists its points."""
+    for point in profile.points:
+        reading = result.readings.get(point.key)
+        if reading is not None:
+            yield point.key, reading
