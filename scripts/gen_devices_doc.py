@@ -458,6 +458,10 @@ def param_text(param: ParamSpec) -> str:
             low = "…" if param.minimum is None else number(param.minimum)
             high = "…" if param.maximum is None else number(param.maximum)
             detail += f" {low}–{high}"
+        if param.choices:
+            detail += ", or " + ", ".join(
+                f"{label}={value}" for label, value in param.choices.items()
+            )
     if param.unit:
         detail += f" {param.unit}"
     if param.default is not None:
@@ -521,6 +525,8 @@ def _target(family: Family, step: WriteStep | CheckStep) -> str:
     """Name the point or the register a step writes or reads."""
     if step.point is not None:
         return f"point {code(step.point)}"
+    if step.address_param is not None:
+        return f"the {_TABLE_NAMES[step.table]} that parameter {code(step.address_param)} names"
     address = documented(family, step.table, step.address or 0)
     return f"{_TABLE_NAMES[step.table]} {address}"
 

@@ -535,6 +535,190 @@ async def test_a_session_opened_elsewhere_makes_the_meter_busy(serve: Serve) -> 
     assert raw(device, 1443) == [1]
 
 
+# --- EN50160 pass/fail limits --------------------------------------------------------------
+
+EN50160_VARIANTS = ["pm800", "pm800_float", "cm3000", "cm3000_float", "cm4000", "cm4000_float"]
+LIMITS = 3900  # first of the 51 limit registers 3900-3950
+LIMIT_COUNT = 51
+DISABLED = -32768
+
+
+@pytest.mark.parametrize("variant", ["pm800", "cm3000", "cm4000"])
+async def test_en50160_limit_is_saved_and_read_back(serve: Serve, variant: str) -> None:
+    """A limit goes to its register in a saved setup session, reads back, and outlives a restart."""
+    device = meter(variant)
+    line = await serve({UNIT: device})
+    profile = get_profile(variant)
+    assert raw(device, LIMITS, LIMIT_COUNT) == [DISABLED] * LIMIT_COUNT
+
+    result = await run_command(
+        line.bus,
+        profile,
+        UNIT,
+        "set_en50160_limit",
+        {"register": 3917, "value": 250},
+        confirm=True,
+        sleep=no_wait,
+    )
+    await run_command(line.bus, profile, UNIT, "soft_reset", confirm=True)
+
+    assert result.outcome == "done"
+    assert list(result.readback.values()) == [250]
+    assert await read(line.bus, UNIT, 3917) == [250]
+    assert raw(device, LIMITS, LIMIT_COUNT) == [DISABLED] * 17 + [250] + [DISABLED] * 33
+    assert behaviour_of(device).events == [
+        "setup opened",
+        "setup saved",
+        "restart",
+        "setup opened",
+        "setup discarded",
+        "restart",
+    ]
+
+
+@pytest.mark.parametrize("register", [3900, 3950])
+async def test_en50160_limit_reaches_both_ends_of_the_range(serve: Serve, register: int) -> None:
+    """The first and the last limit register take a value (0 is a valid limit)."""
+    device = meter("pm800")
+    line = await serve({UNIT: device})
+
+    await run_command(
+        line.bus,
+        get_profile("pm800"),
+        UNIT,
+        "set_en50160_limit",
+        {"register": register, "value": 0},
+        confirm=True,
+        sleep=no_wait,
+    )
+
+    assert raw(device, register) == [0]
+    assert raw(device, LIMITS, LIMIT_COUNT).count(DISABLED) == LIMIT_COUNT - 1
+
+
+@pytest.mark.parametrize("disabled", [DISABLED, "disabled"])
+async def test_en50160_limit_is_disabled_again(serve: Serve, disabled: int | str) -> None:
+    """-32768 (or its name) puts a limit back to 'test disabled'."""
+    device = meter("cm4000")
+    put(device, 3905, 1200)
+    line = await serve({UNIT: device})
+
+    result = await run_command(
+        line.bus,
+        get_profile("cm4000"),
+        UNIT,
+        "set_en50160_limit",
+        {"register": 3905, "value": disabled},
+        confirm=True,
+        sleep=no_wait,
+    )
+
+    assert result.outcome == "done"
+    assert raw(device, 3905) == [DISABLED]
+    assert await read(line.bus, UNIT, 3905) == [DISABLED]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"register": 3899, "value": 10}, "register"),
+        ({"register": 3951, "value": 10}, "register"),
+        ({"register": 3910, "value": 40_000}, "value"),
+        ({"register": 3910, "value": -5}, "value"),
+        ({"register": 3910.5, "value": 10}, "register"),
+        ({"register": 3910, "value": "off"}, "value"),
+    ],
+    ids=["3899", "3951", "40000", "-5", "fraction", "unknown name"],
+)
+async def test_invalid_en50160_limit_writes_nothing(
+    serve: Serve, params: dict[str, object], named: str
+) -> None:
+    """A register outside 3900-3950 or a value outside 0..32767/-32768 is refused before any request."""
+    device = meter("pm800")
+    line = await serve({UNIT: device})
+    requests = line.bus.stats(UNIT).requests
+    limits, command_area = raw(device, LIMITS, LIMIT_COUNT), raw(device, 8000, 150)
+
+    with pytest.raises(WriteValidationError, match=f"parameter '{named}'"):
+        await run_command(
+            line.bus,
+            get_profile("pm800"),
+            UNIT,
+            "set_en50160_limit",
+            params,
+            confirm=True,
+            sleep=no_wait,
+        )
+
+    assert line.bus.stats(UNIT).requests == requests
+    assert raw(device, LIMITS, LIMIT_COUNT) == limits
+    assert raw(device, 8000, 150) == command_area
+    assert behaviour_of(device).events == []
+
+
+async def test_en50160_limit_needs_confirmation(serve: Serve) -> None:
+    """The meter restarts when the limit is saved, so nothing is sent without confirmation."""
+    device = meter("cm3000")
+    line = await serve({UNIT: device})
+    requests = line.bus.stats(UNIT).requests
+    command_area = raw(device, 8000, 150)
+
+    with pytest.raises(ConfirmationRequiredError):
+        await run_command(
+            line.bus,
+            get_profile("cm3000"),
+            UNIT,
+            "set_en50160_limit",
+            {"register": 3910, "value": 10},
+            sleep=no_wait,
+        )
+
+    assert line.bus.stats(UNIT).requests == requests
+    assert raw(device, LIMITS, LIMIT_COUNT) == [DISABLED] * LIMIT_COUNT
+    assert raw(device, 8000, 150) == command_area
+
+
+async def test_en50160_limits_change_only_in_a_saved_session(serve: Serve) -> None:
+    """Outside a session a limit write is refused; a session closed without the save flag drops it."""
+    device = meter("pm800")
+    line = await serve({UNIT: device})
+
+    with pytest.raises(DeviceExceptionError) as refused:
+        await write(line.bus, UNIT, 3910, 10)
+    await write(line.bus, UNIT, 8000, 9020)
+    await write(line.bus, UNIT, 3910, 10)
+    await write(line.bus, UNIT, 8001, 0)
+    await write(line.bus, UNIT, 8000, 9021)
+
+    assert refused.value.code == ILLEGAL_ADDRESS
+    assert await read(line.bus, UNIT, 3910) == [DISABLED]
+
+
+async def test_en50160_limit_is_lost_when_the_session_times_out(serve: Serve) -> None:
+    """A limit staged in a session that lapses before 9021 never reaches the register."""
+    device = meter("cm4000", setup_timeout=0.5)
+    line = await serve({UNIT: device})
+
+    await write(line.bus, UNIT, 8000, 9020)
+    await write(line.bus, UNIT, 3930, 75)
+    await asyncio.sleep(0.7)
+    await write(line.bus, UNIT, 8001, 1)
+    await write(line.bus, UNIT, 8000, 9021)
+
+    assert await read(line.bus, UNIT, 3930) == [DISABLED]
+    assert "setup timed out" in behaviour_of(device).events
+
+
+def test_en50160_limits_are_offered_except_on_the_cm2000() -> None:
+    """Every CM3000/CM4000/PM800 variant offers the dangerous setup command; the CM2000 does not."""
+    for variant in EN50160_VARIANTS:
+        command = get_profile(variant).command("set_en50160_limit")
+        assert command.dangerous, variant
+        assert command.session == "setup", variant
+    with pytest.raises(KeyError):
+        get_profile("cm2000").command("set_en50160_limit")
+
+
 # --- Energy preset: the meter's own answers ------------------------------------------------
 
 

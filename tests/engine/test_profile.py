@@ -17,6 +17,8 @@ from custom_components.powerbus.engine.profile import (
 
 PRO380_FILE = Path(__file__).parents[2] / "custom_components/powerbus/engine/profiles/pro380.yaml"
 PRO380 = PRO380_FILE.read_text(encoding="utf-8")
+POWERLOGIC = (PRO380_FILE.parent / "powerlogic.yaml").read_text(encoding="utf-8")
+LIMIT_REGISTER = "{key: register, name: Limit register, kind: int, min: 3900, max: 3950}"
 
 MINIMAL = """
 family: tiny
@@ -146,6 +148,47 @@ def test_broken_profile_names_file_point_and_field(old: str, new: str, message: 
     assert old in PRO380
     with pytest.raises(ProfileError, match=message):
         parse_profile_text(PRO380.replace(old, new, 1), "pro380.yaml")
+
+
+@pytest.mark.parametrize(
+    "replacement",
+    [
+        "{key: register, name: Limit register, kind: int, min: 3900}",
+        "{key: register, name: Limit register, kind: int, max: 3950}",
+        "{key: register, name: Limit register, kind: int}",
+        "{key: register, name: Limit register, kind: float, min: 3900, max: 3950}",
+        "{key: register, name: Limit register, kind: int, min: 3900, max: 3950, choices: {all: 0}}",
+    ],
+    ids=["no max", "no min", "no range", "float", "choices"],
+)
+def test_address_parameter_must_declare_its_range(replacement: str) -> None:
+    """A parameter that names a register must be an int with min and max, or the file is refused."""
+    assert LIMIT_REGISTER in POWERLOGIC
+    with pytest.raises(
+        ProfileError,
+        match=r"powerlogic.yaml, point 'set_en50160_limit', field 'steps.write.address': "
+        r"parameter 'register' names a register, so it must be an int with min and max",
+    ):
+        parse_profile_text(POWERLOGIC.replace(LIMIT_REGISTER, replacement), "powerlogic.yaml")
+
+
+def test_address_parameter_range_must_be_register_numbers() -> None:
+    """Register numbers start at 1, so a range from 0 cannot be resolved and is refused."""
+    text = POWERLOGIC.replace(LIMIT_REGISTER, LIMIT_REGISTER.replace("min: 3900", "min: 0"))
+    with pytest.raises(ProfileError, match=r"field 'steps.write.address': register numbers start"):
+        parse_profile_text(text, "powerlogic.yaml")
+
+
+def test_only_choice_and_int_parameters_name_values() -> None:
+    """Named values on a float parameter would never be used, so the file is refused."""
+    limit = "{key: value, name: Limit, kind: int, min: 0, max: 32767, choices: {disabled: -32768}}"
+    assert limit in POWERLOGIC
+    text = POWERLOGIC.replace(limit, limit.replace("kind: int", "kind: float"))
+    with pytest.raises(
+        ProfileError,
+        match=r"point 'set_en50160_limit', field 'params.value': only choice and int parameters",
+    ):
+        parse_profile_text(text, "powerlogic.yaml")
 
 
 def test_unreadable_file_and_bad_yaml_are_profile_errors(tmp_path: Path) -> None:

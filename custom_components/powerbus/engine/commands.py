@@ -51,10 +51,11 @@ class _Write:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class _Check:
-    """A read-back with the value it must show or the outcomes it may show."""
+    """A read-back of a point or the register at ``address``, and what it must or may show."""
 
     step: CheckStep
     point: Point | None
+    address: int | None
     expected: Value | None
 
 
@@ -106,6 +107,10 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
         ):
             return value
         raise WriteValidationError(f"{where} must be one of {', '.join(spec.choices)}")
+    if spec.kind == "int" and spec.choices:
+        named = _named_value(spec, value)
+        if named is not None:
+            return named
     if spec.kind == "int_list":
         if not isinstance(value, Sequence) or isinstance(value, str):
             raise WriteValidationError(f"{where} must be a list of {spec.length} integers")
@@ -118,6 +123,15 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
         ]
     number = _number(where, spec, value, integer=spec.kind == "int")
     return int(number) if spec.kind == "int" else float(number)
+
+
+def _named_value(spec: ParamSpec, value: Any) -> int | None:
+    """Return the value an int parameter names besides its range (by label or number), or None."""
+    if isinstance(value, str):
+        return spec.choices.get(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value in spec.choices.values():
+        return value
+    return None
 
 
 def _number(
@@ -156,8 +170,9 @@ def plan_command(
             operations.append(_plan_write(profile, command, step, params))
         else:
             point = profile.point(step.point) if step.point else None
+            address = _raw_address(profile, step, params) if point is None else None
             expected = _resolve_scalar(command, step.equals, params) if step.equals else None
-            operations.append(_Check(step=step, point=point, expected=expected))
+            operations.append(_Check(step=step, point=point, address=address, expected=expected))
     writes = [op for op in operations if isinstance(op, _Write)]
     for write in writes:
         if len(write.registers) > profile.limits.max_write_registers:
@@ -178,13 +193,29 @@ def _plan_write(
         return _Write(
             table=point.table, address=point.address, registers=tuple(encode_point(point, value))
         )
-    assert step.address is not None  # guaranteed by the profile loader
     registers: list[int] = []
     for ref in step.values:
         resolved = _resolve(ref, params)
         items = resolved if isinstance(resolved, list) else [resolved]
         registers.extend(_raw_register(command, item) for item in items)
-    return _Write(table=step.table, address=step.address, registers=tuple(registers))
+    return _Write(
+        table=step.table,
+        address=_raw_address(profile, step, params),
+        registers=tuple(registers),
+    )
+
+
+def _raw_address(
+    profile: Profile, step: WriteStep | CheckStep, params: Mapping[str, ParamValue]
+) -> int:
+    """Return the PDU address of a raw step: its own, or that of the register its parameter names."""
+    if step.address_param is None:
+        assert step.address is not None  # guaranteed by the profile loader
+        return step.address
+    number = params[step.address_param]
+    # An int parameter with a declared range (profile loader), validated before planning.
+    assert isinstance(number, int)
+    return profile.addressing.pdu_address(number)
 
 
 def _resolve(ref: ValueRef, params: Mapping[str, ParamValue]) -> Value | list[int]:
@@ -329,10 +360,10 @@ async def _read_back(
                 (raw for raw, label in check.point.options.items() if label == value), value
             )
         return check.point.key, value
-    assert check.step.address is not None  # guaranteed by the profile loader
-    (word,) = await bus.read(unit, check.step.table, check.step.address, 1, profile.limits)
+    assert check.address is not None  # planned for every check without a point
+    (word,) = await bus.read(unit, check.step.table, check.address, 1, profile.limits)
     number = int(word)
-    return f"register {check.step.address}", number - 0x10000 if number > 0x7FFF else number
+    return f"register {check.address}", number - 0x10000 if number > 0x7FFF else number
 
 
 def _same(value: Value | None, expected: Value | None) -> bool:

@@ -98,6 +98,20 @@ class Addressing(StrEnum):
     REGISTER_NUMBER = "register_number"
     MODICON = "modicon"
 
+    def pdu_address(self, number: int) -> int:
+        """Return the PDU address of register ``number``, numbered as this convention numbers it.
+
+        A Modicon reference also names its table; only its offset is used here.
+        """
+        if self is Addressing.MODICON:
+            return number % _MODICON_SPAN - 1
+        if self is Addressing.REGISTER_NUMBER:
+            return number - 1
+        return number
+
+
+_MODICON_SPAN = 10000
+
 
 class PollGroup(StrEnum):
     """How often a point is read."""
@@ -252,7 +266,11 @@ class Probe:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ParamSpec:
-    """A typed, validated parameter of a device command."""
+    """A typed, validated parameter of a device command.
+
+    ``choices`` are the labelled values of a ``choice`` parameter; on an ``int``
+    parameter they name values it takes besides its range (a "disabled" marker).
+    """
 
     key: str
     name: str
@@ -277,11 +295,16 @@ class ValueRef:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class WriteStep:
-    """Write a point (encoded by its type) or raw registers/coils."""
+    """Write a point (encoded by its type) or raw registers/coils.
+
+    Raw values go to ``address``, or, with ``address_param``, to the register that
+    int parameter names, numbered as the profile's source document numbers them.
+    """
 
     point: str | None = None
     table: Table = Table.HOLDING_REGISTER
     address: int | None = None
+    address_param: str | None = None
     values: tuple[ValueRef, ...] = ()
 
 
@@ -310,11 +333,13 @@ class CheckStep:
     the command go on, any other ends it with that outcome. With ``equals``, the
     read value must equal the given value. The read is repeated every
     ``interval`` seconds until a listed outcome appears or ``within`` runs out.
+    A register is read at ``address``, or at the one ``address_param`` names.
     """
 
     point: str | None = None
     table: Table = Table.HOLDING_REGISTER
     address: int | None = None
+    address_param: str | None = None
     outcomes: tuple[Outcome, ...] = ()
     equals: ValueRef | None = None
     within: float = 0.0
@@ -350,6 +375,7 @@ class Profile:
     models: tuple[str, ...]
     firmware: str | None
     source_file: str
+    addressing: Addressing
     transport: TransportDefaults
     limits: BusLimits
     points: tuple[Point, ...]

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from functools import cache
 from importlib import resources
+import math
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -156,7 +157,9 @@ _OUTCOME = {
 
 _TARGET = {
     vol.Exclusive("point", "target"): _KEY,
-    vol.Exclusive("address", "target"): vol.All(int, vol.Range(min=0)),
+    vol.Exclusive("address", "target"): vol.Any(
+        vol.All(int, vol.Range(min=0)), {vol.Required("param"): _KEY}
+    ),
     vol.Optional("table"): vol.Coerce(Table),
 }
 
@@ -402,6 +405,7 @@ class _FamilyBuilder:
             models=tuple(variant["models"]),
             firmware=variant.get("firmware"),
             source_file=self.file,
+            addressing=self.addressing,
             transport=TransportDefaults(**{**self.family["transport"], **variant["transport"]}),
             limits=limits,
             points=tuple(points),
@@ -448,16 +452,12 @@ class _FamilyBuilder:
                     point=point,
                     field="table",
                 )
-            return implied, offset - 1
+            return implied, self.addressing.pdu_address(address)
         if table is None:
             raise ProfileError(self.file, "a table is required", point=point, field="table")
-        if self.addressing is Addressing.REGISTER_NUMBER:
-            if address == 0:
-                raise ProfileError(
-                    self.file, "register numbers start at 1", point=point, field=field
-                )
-            return table, address - 1
-        return table, address
+        if self.addressing is Addressing.REGISTER_NUMBER and address == 0:
+            raise ProfileError(self.file, "register numbers start at 1", point=point, field=field)
+        return table, self.addressing.pdu_address(address)
 
     def _point(self, raw: dict[str, Any]) -> Point:
         """Build one point, applying the family defaults and checking field combinations."""
@@ -587,8 +587,8 @@ class _FamilyBuilder:
         """Build one command and check its steps against the variant's points and params."""
         key = raw["key"]
         params = tuple(self._param(key, p) for p in raw["params"])
-        param_keys = {p.key for p in params}
-        steps = tuple(self._step(key, s, points, param_keys) for s in raw["steps"])
+        by_key = {p.key: p for p in params}
+        steps = tuple(self._step(key, s, points, by_key) for s in raw["steps"])
         return Command(
             key=key,
             name=raw["name"],
@@ -617,6 +617,13 @@ class _FamilyBuilder:
                 point=command,
                 field=f"params.{raw['key']}",
             )
+        if raw.get("choices") and raw["kind"] not in ("choice", "int"):
+            raise ProfileError(
+                self.file,
+                "only choice and int parameters take choices",
+                point=command,
+                field=f"params.{raw['key']}",
+            )
         return ParamSpec(
             key=raw["key"],
             name=raw["name"],
@@ -631,7 +638,11 @@ class _FamilyBuilder:
         )
 
     def _step(
-        self, command: str, raw: dict[str, Any], points: Mapping[str, Point], params: set[str]
+        self,
+        command: str,
+        raw: dict[str, Any],
+        points: Mapping[str, Point],
+        params: Mapping[str, ParamSpec],
     ) -> Step:
         """Build one command step, resolving addresses and checking references."""
         if "wait" in raw:
@@ -642,6 +653,7 @@ class _FamilyBuilder:
         point_key = body.get("point")
         table: Table = body.get("table", Table.HOLDING_REGISTER)
         address: int | None = None
+        address_param: str | None = None
         if point_key is not None:
             point = points.get(point_key)
             if point is None:
@@ -656,6 +668,11 @@ class _FamilyBuilder:
                     self.file, f"point '{point_key}' is not writable", point=command, field=field
                 )
             table = point.table
+        elif isinstance(body.get("address"), dict):
+            address_param = body["address"]["param"]
+            table = self._address_param_table(
+                command, address_param, params, body.get("table", table), f"{field}.address"
+            )
         elif "address" in body:
             table, address = self._pdu_address(
                 body["address"], body.get("table", table), f"{field}.address", command
@@ -675,7 +692,13 @@ class _FamilyBuilder:
                 raise ProfileError(
                     self.file, "a write needs a value or values", point=command, field=field
                 )
-            return WriteStep(point=point_key, table=table, address=address, values=refs)
+            return WriteStep(
+                point=point_key,
+                table=table,
+                address=address,
+                address_param=address_param,
+                values=refs,
+            )
         if not body.get("outcomes") and "equals" not in body:
             raise ProfileError(
                 self.file, "a check needs outcomes or equals", point=command, field=field
@@ -684,11 +707,51 @@ class _FamilyBuilder:
             point=point_key,
             table=table,
             address=address,
+            address_param=address_param,
             outcomes=tuple(Outcome(**o) for o in body.get("outcomes", ())),
             equals=self._ref(body["equals"]) if "equals" in body else None,
             within=body["within"],
             interval=body["interval"],
         )
+
+    def _address_param_table(
+        self,
+        command: str,
+        key: str,
+        params: Mapping[str, ParamSpec],
+        table: Table | None,
+        field: str,
+    ) -> Table:
+        """Check a parameter that names a step's register; return the table its range lies in.
+
+        It must be an int with a declared range and no choices, and both ends of the
+        range must resolve through the file's addressing to PDU addresses of one table,
+        so the step reaches only registers the profile declares.
+        """
+        spec = params.get(key)
+        if spec is None:
+            raise ProfileError(
+                self.file, f"names no parameter: '{key}'", point=command, field=field
+            )
+        if spec.kind != "int" or spec.minimum is None or spec.maximum is None or spec.choices:
+            raise ProfileError(
+                self.file,
+                f"parameter '{key}' names a register, so it must be an int with min and max "
+                "and no choices",
+                point=command,
+                field=field,
+            )
+        low_table, low = self._pdu_address(math.ceil(spec.minimum), table, field, command)
+        high_table, high = self._pdu_address(math.floor(spec.maximum), table, field, command)
+        if low_table is not high_table or low < 0 or high > 0xFFFF:
+            raise ProfileError(
+                self.file,
+                f"the range of parameter '{key}' must resolve to PDU addresses 0-65535 "
+                "of one table",
+                point=command,
+                field=field,
+            )
+        return low_table
 
     def _refs(self, body: Mapping[str, Any]) -> tuple[ValueRef, ...]:
         """All value references of a step body."""

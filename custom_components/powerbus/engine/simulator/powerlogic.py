@@ -24,9 +24,11 @@ write them; the image is addressed at register - 1):
 * 6209 presets the seven energies from the 28 registers at the data pointer, in
   the order of 1700-1727; 82 if the pointer leaves no room for them or any
   register is outside -9999..9999, and then nothing changes.
-* Setup registers (PM800 1443 and 3248, CM3000 6426, CM4000 3239) accept writes
-  only inside a session (exception 0x02 otherwise) and take effect on save; the
-  CM3000/CM4000 float switch 3248 takes a plain write at any time.
+* Setup registers (PM800 1443 and 3248, CM3000 6426, CM4000 3239, and the
+  EN50160 pass/fail limits 3900-3950 of all three) accept writes only inside a
+  session (exception 0x02 otherwise) and take effect on save; the CM3000/CM4000
+  float switch 3248 takes a plain write at any time. The limits start at -32768
+  (test disabled) and take 0..32767 or -32768 (exception 0x03 otherwise).
 * With the float switch on, the float block (PM800 11700, CM3000/CM4000 57600)
   is readable and follows the values; before it was ever switched on, reading it
   is refused. On a CM4000 with 3239 = 11, 1080 holds the 100 ms frequency.
@@ -46,6 +48,7 @@ import math
 import time
 
 from ..codecs import encode_value
+from ..energy_transfer import PRESET_ORDER, PRESET_REGISTERS
 from ..errors import ConfigError, DeviceExceptionError
 from ..models import DataType, Point, Profile, Table, Value, WordOrder
 from ..profile import get_profile
@@ -73,23 +76,16 @@ FAST_FREQUENCY = 1080
 FIRMWARE = 7001
 NOMINAL_FREQUENCY = 3208
 SCALE_REGISTERS = (3209, 3210, 3211, 3212, 3213, 3214)
+EN50160_LIMITS = range(3900, 3951)
 
-# The seven energies in the order of 1700-1727, which the preset buffer mirrors (FAQ-002).
-BUFFER_ORDER = (
-    "import_active_energy",
-    "import_reactive_energy",
-    "export_active_energy",
-    "export_reactive_energy",
-    "active_energy",
-    "reactive_energy",
-    "apparent_energy",
-)
-PRESET_REGISTERS = 4 * len(BUFFER_ORDER)
 
 _PHASES = ("l1", "l2", "l3")
 _PHASE_ANGLES = (0.0, -2 * math.pi / 3, 2 * math.pi / 3)
 _ANY_WORD = range(0x10000)
 _SWITCH = range(2)
+_LIMIT_WORDS = range(0x8001)  # 0..32767, and 0x8000: -32768, the test disabled
+_EN50160_SETUP = dict.fromkeys(EN50160_LIMITS, _LIMIT_WORDS)
+_EN50160_DEFAULTS = dict.fromkeys(EN50160_LIMITS, NOT_AVAILABLE)
 
 
 class Code(IntEnum):
@@ -126,9 +122,9 @@ class Model:
 
 MODELS: dict[str, Model] = {
     "pm800": Model(
-        setup_registers={1443: _ANY_WORD, FLOAT_SWITCH: _SWITCH},
+        setup_registers={1443: _ANY_WORD, FLOAT_SWITCH: _SWITCH, **_EN50160_SETUP},
         direct_registers={},
-        defaults={1443: 1, FLOAT_SWITCH: 0},
+        defaults={1443: 1, FLOAT_SWITCH: 0, **_EN50160_DEFAULTS},
         float_variant="pm800_float",
         has_setup_session=True,
         has_fast_frequency=False,
@@ -137,9 +133,9 @@ MODELS: dict[str, Model] = {
         firmware=11900,
     ),
     "cm3000": Model(
-        setup_registers={6426: range(4)},
+        setup_registers={6426: range(4), **_EN50160_SETUP},
         direct_registers={FLOAT_SWITCH: _SWITCH},
-        defaults={6426: 3, FLOAT_SWITCH: 0},
+        defaults={6426: 3, FLOAT_SWITCH: 0, **_EN50160_DEFAULTS},
         float_variant="cm3000_float",
         has_setup_session=True,
         has_fast_frequency=False,
@@ -147,9 +143,9 @@ MODELS: dict[str, Model] = {
         phase_current=420.0,
     ),
     "cm4000": Model(
-        setup_registers={FAST_FREQUENCY_MODE: range(0x8000)},
+        setup_registers={FAST_FREQUENCY_MODE: range(0x8000), **_EN50160_SETUP},
         direct_registers={FLOAT_SWITCH: _SWITCH},
-        defaults={FAST_FREQUENCY_MODE: 0, FLOAT_SWITCH: 0},
+        defaults={FAST_FREQUENCY_MODE: 0, FLOAT_SWITCH: 0, **_EN50160_DEFAULTS},
         float_variant="cm4000_float",
         has_setup_session=True,
         has_fast_frequency=True,
@@ -572,7 +568,7 @@ class PowerLogicBehaviour:
         data = [_get(device, register) for register in range(start, start + PRESET_REGISTERS)]
         if any(abs(word) > MOD10_PART_LIMIT for word in data):
             return Result.INVALID_PARAMETERS
-        for index, key in enumerate(BUFFER_ORDER):
+        for index, key in enumerate(PRESET_ORDER):
             parts = data[4 * index : 4 * index + 4]
             self._energy[key] = float(
                 sum(part * MOD10_BASE**position for position, part in enumerate(parts))
