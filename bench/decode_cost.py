@@ -32,7 +32,6 @@ from custom_components.powerbus.engine.models import DataType, Point, Profile, V
 from custom_components.powerbus.engine.planner import plan_reads
 from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
 from custom_components.powerbus.engine.simulator.behaviours import simulated_device
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
 from custom_components.powerbus.engine.wiretime import plan_time
 
 REPEATS = 5
@@ -110,13 +109,7 @@ def naive_decoder(point: Point) -> NaiveDecoder:
 
 def cases_of(profile: Profile) -> tuple[list[Case], list[str]]:
     """Every point of ``profile`` that decodes from the simulator's registers; and those that do not."""
-    try:
-        device = simulated_device(profile)
-    except KeyError as err:
-        print(
-            f"  {profile.key}: its family's simulator behaviour fails ({err!r}); static image instead"
-        )
-        device = ProfileDevice(profile)
+    device = simulated_device(profile)
     cases: list[Case] = []
     undecodable: list[str] = []
     for point in profile.points:
