@@ -11,7 +11,7 @@ import pytest
 from custom_components.powerbus.engine.bus import Bus
 from custom_components.powerbus.engine.link import LinkKind, LinkSettings
 from custom_components.powerbus.engine.models import PollGroup
-from custom_components.powerbus.engine.poller import Poller
+from custom_components.powerbus.engine.poller import Poller, PollResult
 from custom_components.powerbus.engine.profile import get_profile
 from custom_components.powerbus.engine.simulator.pro380 import Pro380Behaviour
 from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
@@ -32,36 +32,34 @@ async def _mbpoll(*args: str) -> dict[int, str]:
     return {int(ref): value for ref, value in VALUE_LINE.findall(out.decode())}
 
 
-async def test_mbpoll_reads_the_same_floats_the_engine_decodes() -> None:
-    """Voltages, currents and powers: mbpoll's big-endian floats equal the engine's readings."""
+async def _engine_and_mbpoll(
+    group: PollGroup, mbpoll_args: list[str], adjust: dict[str, float] | None = None
+) -> tuple[PollResult, dict[int, str]]:
+    """Serve a paused PRO380, poll ``group`` through the engine, then read it with mbpoll."""
     profile = get_profile("pro380")
     meter = ProfileDevice(profile, Pro380Behaviour())
     meter.paused = True
-    meter.set_value("current_l2", -3.25)
+    for key, value in (adjust or {}).items():
+        meter.set_value(key, value)
     async with Simulator({1: meter}) as simulator:
         port = await simulator.start_tcp("127.0.0.1", 0)
         async with Bus(LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)) as bus:
-            result = await Poller(bus, profile, 1).poll([PollGroup.FAST])
-        floats = await _mbpoll(
-            "-m",
-            "tcp",
-            "-p",
-            str(port),
-            "-a",
-            "1",
-            "-0",
-            "-1",
-            "-B",
-            "-t",
-            "4:float",
-            "-r",
-            str(0x5000),
-            "-c",
-            "25",
-            "127.0.0.1",
+            result = await Poller(bus, profile, 1).poll([group])
+        shown = await _mbpoll(
+            "-m", "tcp", "-p", str(port), "-a", "1", "-0", "-1", *mbpoll_args, "127.0.0.1"
         )
+    return result, shown
 
-    instantaneous = [p for p in profile.points if p.group is PollGroup.FAST]
+
+async def test_mbpoll_reads_the_same_floats_the_engine_decodes() -> None:
+    """Voltages, currents and powers: mbpoll's big-endian floats equal the engine's readings."""
+    result, floats = await _engine_and_mbpoll(
+        PollGroup.FAST,
+        ["-B", "-t", "4:float", "-r", str(0x5000), "-c", "25"],
+        {"current_l2": -3.25},
+    )
+
+    instantaneous = [p for p in get_profile("pro380").points if p.group is PollGroup.FAST]
     assert len(instantaneous) == 25
     for point in instantaneous:
         engine_value = result.value(point.key)
@@ -74,30 +72,9 @@ async def test_mbpoll_reads_the_same_floats_the_engine_decodes() -> None:
 
 async def test_mbpoll_reads_the_serial_number_registers() -> None:
     """The serial number's raw registers as mbpoll shows them spell the engine's serial number."""
-    profile = get_profile("pro380")
-    meter = ProfileDevice(profile, Pro380Behaviour())
-    meter.paused = True
-    async with Simulator({1: meter}) as simulator:
-        port = await simulator.start_tcp("127.0.0.1", 0)
-        async with Bus(LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)) as bus:
-            result = await Poller(bus, profile, 1).poll([PollGroup.ONCE])
-        registers = await _mbpoll(
-            "-m",
-            "tcp",
-            "-p",
-            str(port),
-            "-a",
-            "1",
-            "-0",
-            "-1",
-            "-t",
-            "4",
-            "-r",
-            str(0x4000),
-            "-c",
-            "2",
-            "127.0.0.1",
-        )
+    result, registers = await _engine_and_mbpoll(
+        PollGroup.ONCE, ["-t", "4", "-r", str(0x4000), "-c", "2"]
+    )
 
     spelled = "".join(f"{int(registers[a]):04X}" for a in (0x4000, 0x4001))
     assert spelled == result.value("serial_number") == "22091039"

@@ -249,39 +249,26 @@ class Poller:
         self, point: Point, words: tuple[int, ...], at: float, readings: Mapping[str, Reading]
     ) -> Reading:
         """Decode one point, applying its scale point's exponent."""
+
+        def failed(state: PointState, error: str) -> Reading:
+            return Reading(
+                key=point.key, value=None, state=state, timestamp=at, raw=words, error=error
+            )
+
         exponent: int | None = None
         if point.scale_point is not None:
             scale = readings.get(point.scale_point)
             if scale is None or scale.state is not PointState.VALID or not scale.raw:
-                return Reading(
-                    key=point.key,
-                    value=None,
-                    state=PointState.UNAVAILABLE,
-                    timestamp=at,
-                    raw=words,
-                    error=f"its scale point '{point.scale_point}' is unavailable",
+                return failed(
+                    PointState.UNAVAILABLE, f"its scale point '{point.scale_point}' is unavailable"
                 )
             exponent = exponent_from_register(scale.raw[0])
         try:
             value = decode_point(point, words, exponent)
         except DecodeError as err:
-            return Reading(
-                key=point.key,
-                value=None,
-                state=PointState.ERROR,
-                timestamp=at,
-                raw=words,
-                error=str(err),
-            )
+            return failed(PointState.ERROR, str(err))
         if value is None:
-            return Reading(
-                key=point.key,
-                value=None,
-                state=PointState.UNAVAILABLE,
-                timestamp=at,
-                raw=words,
-                error="the device reports the value as not available",
-            )
+            return failed(PointState.UNAVAILABLE, "the device reports the value as not available")
         return Reading(key=point.key, value=value, state=PointState.VALID, timestamp=at, raw=words)
 
     def _remember_once(self, readings: Mapping[str, Reading]) -> None:
