@@ -137,11 +137,6 @@ class Bus:
         return self._stats.setdefault(unit, DeviceStats())
 
     @property
-    def units(self) -> list[int]:
-        """Units that have been addressed on this bus."""
-        return sorted(self._stats)
-
-    @property
     def connected(self) -> bool:
         """Whether the link is open right now."""
         return self._link.connected

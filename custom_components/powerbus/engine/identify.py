@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from .bus import Bus
-from .errors import DeviceExceptionError, LinkError, ModbusError, RequestTimeoutError
+from .errors import DeviceExceptionError, LinkError, ModbusError
 from .models import Probe, Profile, Value
 from .poller import Poller
 
@@ -88,9 +88,8 @@ async def scan(
             if profile is not None:
                 found.append(await identify(bus, unit, profile))
         except LinkError:
-            if not bus.connected:
-                raise
-        except (RequestTimeoutError, ModbusError):
+            raise
+        except ModbusError:
             pass
         if progress is not None:
             progress(done, len(units), len(found))

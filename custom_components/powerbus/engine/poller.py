@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import time
 
 from .bus import Bus, DeviceStats
@@ -50,40 +50,6 @@ class PollResult:
         """Return the value of ``key`` if it was read validly in this poll."""
         reading = self.readings.get(key)
         return reading.value if reading is not None and reading.state is PointState.VALID else None
-
-
-@dataclass
-class PollSchedule:
-    """Which poll groups are due when; ``once`` is due until it has succeeded."""
-
-    intervals: Mapping[PollGroup, float] = field(
-        default_factory=lambda: {PollGroup.FAST: 5.0, PollGroup.NORMAL: 15.0, PollGroup.SLOW: 300.0}
-    )
-    _last: dict[PollGroup, float] = field(default_factory=dict)
-
-    @property
-    def tick(self) -> float:
-        """How often the schedule needs looking at."""
-        return min(self.intervals.values())
-
-    def due(self, now: float) -> frozenset[PollGroup]:
-        """Return the groups due at ``now`` (monotonic seconds)."""
-        due = {
-            g
-            for g, every in self.intervals.items()
-            if now - self._last.get(g, -1e18) >= every - 1e-3
-        }
-        if PollGroup.ONCE not in self._last:
-            due.add(PollGroup.ONCE)
-        return frozenset(due)
-
-    def mark(self, groups: Collection[PollGroup], now: float, *, once_done: bool) -> None:
-        """Note that ``groups`` were polled at ``now``."""
-        for group in groups:
-            if group is not PollGroup.ONCE:
-                self._last[group] = now
-        if once_done:
-            self._last[PollGroup.ONCE] = now
 
 
 class Poller:
