@@ -26,13 +26,13 @@ import platform
 import struct
 import timeit
 
-from custom_components.powerbus.engine.codecs import decode_point, exponent_from_register
-from custom_components.powerbus.engine.errors import DecodeError
-from custom_components.powerbus.engine.models import DataType, Point, Profile, Value, WordOrder
-from custom_components.powerbus.engine.planner import plan_reads
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
-from custom_components.powerbus.engine.simulator.behaviours import simulated_device
-from custom_components.powerbus.engine.wiretime import plan_time
+from powerbus.codecs import decode_point, exponent_from_register
+from powerbus.errors import DecodeError
+from powerbus.models import DataType, Point, Profile, Value, WordOrder
+from powerbus.planner import plan_reads
+from powerbus.profile import builtin_profiles, get_profile
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.wiretime import plan_time
 
 REPEATS = 5
 

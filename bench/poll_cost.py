@@ -42,15 +42,15 @@ import time
 
 import serial
 
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import Profile
-from custom_components.powerbus.engine.planner import count_requests_one_per_point, plan_reads
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile, with_limits
-from custom_components.powerbus.engine.simulator.behaviours import simulated_device
-from custom_components.powerbus.engine.simulator.server import Simulator
-from custom_components.powerbus.engine.wiretime import (
+from powerbus.bus import Bus
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import Profile
+from powerbus.planner import count_requests_one_per_point, plan_reads
+from powerbus.poller import Poller
+from powerbus.profile import builtin_profiles, get_profile, with_limits
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.simulator.server import Simulator
+from powerbus.wiretime import (
     Framing,
     Traffic,
     frame_silence,

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from custom_components.powerbus.engine.models import (
+from powerbus.models import (
     Addressing,
     AddressRange,
     BusLimits,
@@ -40,11 +40,7 @@ from custom_components.powerbus.engine.models import (
     WaitStep,
     WriteStep,
 )
-from custom_components.powerbus.engine.profile import (
-    FAMILY_SCHEMA,
-    PROFILE_PACKAGE,
-    parse_profile_text,
-)
+from powerbus.profile import FAMILY_SCHEMA, PROFILE_PACKAGE, parse_profile_text
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "docs" / "devices.md"

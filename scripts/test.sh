@@ -29,9 +29,12 @@ readonly INSTALL_RECIPE=1
 
 # --- What gets checked -----------------------------------------------------------------------
 readonly LINT_PATHS=(custom_components mqtt_bridge tests bench scripts)
-# Type-checked without Home Assistant, against the newest pymodbus.
-readonly ENGINE_TYPED_PATHS=(custom_components/powerbus/engine mqtt_bridge)
-# Type-checked with Home Assistant, against Home Assistant's pymodbus.
+# The engine's source folder, type-checked without Home Assistant as the package `powerbus`
+# (the name pip installs it under), together with the bridge, against the newest pymodbus.
+readonly ENGINE_DIR=custom_components/powerbus/engine
+readonly ENGINE_TYPED_PACKAGES=(powerbus mqtt_bridge)
+# Type-checked with Home Assistant, against Home Assistant's pymodbus, as
+# `custom_components.powerbus` (the engine again, under the name Home Assistant imports it by).
 readonly HA_TYPED_PATHS=(custom_components/powerbus)
 # Tests that need Home Assistant; every other test folder runs in both environments.
 readonly HA_ONLY_TEST_PATHS=(tests/integration)
@@ -299,9 +302,8 @@ python_paths() {
 }
 
 run_lint() {
-    local lint_paths engine_typed_paths ha_typed_paths
+    local lint_paths ha_typed_paths package
     mapfile -t lint_paths < <(python_paths "${LINT_PATHS[@]}")
-    mapfile -t engine_typed_paths < <(python_paths "${ENGINE_TYPED_PATHS[@]}")
     mapfile -t ha_typed_paths < <(python_paths "${HA_TYPED_PATHS[@]}")
 
     step "ruff check (${lint_paths[*]})"
@@ -311,9 +313,19 @@ run_lint() {
     step "ruff format --check"
     "$ENGINE_VENV/bin/ruff" format --check "${lint_paths[@]}" || record_failure "ruff format --check"
 
-    step "mypy --strict, engine environment (${engine_typed_paths[*]})"
+    # mypy cannot follow setuptools' editable-install finder, so it reads the engine through a
+    # folder named like the package.
+    local package_root="$VENV_ROOT/typecheck"
+    mkdir -p "$package_root"
+    ln -sfn "$REPO_ROOT/$ENGINE_DIR" "$package_root/powerbus"
+    local packages=()
+    for package in "${ENGINE_TYPED_PACKAGES[@]}"; do
+        packages+=(-p "$package")
+    done
+    step "mypy --strict, engine environment (${ENGINE_TYPED_PACKAGES[*]})"
     "$ENGINE_VENV/bin/mypy" --version
-    "$ENGINE_VENV/bin/mypy" "${engine_typed_paths[@]}" || record_failure "mypy (engine environment)"
+    MYPYPATH="$package_root" "$ENGINE_VENV/bin/mypy" "${packages[@]}" ||
+        record_failure "mypy (engine environment)"
 
     step "mypy --strict, Home Assistant environment (${ha_typed_paths[*]})"
     "$HA_VENV/bin/mypy" --python-version "${HA_PYTHON_VERSION%.*}" "${ha_typed_paths[@]}" ||

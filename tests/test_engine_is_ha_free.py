@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-import custom_components.powerbus.engine as engine_package
+import powerbus as engine_package
 
 ENGINE_DIR = Path(engine_package.__file__).parent
 INTEGRATION_DIR = ENGINE_DIR.parent
@@ -41,7 +41,7 @@ class RefuseForbidden:
         return None
 
 sys.meta_path.insert(0, RefuseForbidden())
-package = importlib.import_module("custom_components.powerbus.engine")
+package = importlib.import_module("powerbus")
 imported = [package.__name__]
 
 def fail(name):
@@ -60,7 +60,7 @@ def _engine_module_names() -> set[str]:
     """Name every module of the engine package from its source files."""
     names = set()
     for source in ENGINE_DIR.rglob("*.py"):
-        parts = source.relative_to(REPO_ROOT).with_suffix("").parts
+        parts = ("powerbus", *source.relative_to(ENGINE_DIR).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         names.add(".".join(parts))
@@ -129,10 +129,8 @@ def test_every_engine_module_imports_without_home_assistant_or_paho() -> None:
 
 def test_import_guard_catches_a_forbidden_import(tmp_path: Path) -> None:
     """The guard used above really refuses Home Assistant and paho imports."""
-    shadow = tmp_path / "custom_components" / "powerbus" / "engine"
-    shadow.mkdir(parents=True)
-    for package in (shadow.parent.parent, shadow.parent):
-        (package / "__init__.py").write_text("", encoding="utf-8")
+    shadow = tmp_path / "powerbus"
+    shadow.mkdir()
     (shadow / "__init__.py").write_text("", encoding="utf-8")
     (shadow / "leaky.py").write_text("import paho.mqtt.client\n", encoding="utf-8")
     script = _GUARDED_IMPORT_SCRIPT.format(forbidden=FORBIDDEN_IN_ENGINE)

@@ -23,19 +23,19 @@ import time
 
 import pytest
 
-from custom_components.powerbus.engine.cli import main
-from custom_components.powerbus.engine.models import Profile, Table
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
-from custom_components.powerbus.engine.simulator.behaviours import simulated_device
-from custom_components.powerbus.engine.simulator.device import RegisterImage
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.cli import main
+from powerbus.models import Profile, Table
+from powerbus.profile import builtin_profiles, get_profile
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.simulator.device import RegisterImage
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PROFILE = (
     REPO_ROOT / "custom_components" / "powerbus" / "engine" / "profiles" / "pro380.yaml"
 )
-MODULE_COMMAND = [sys.executable, "-m", "custom_components.powerbus.engine"]
+MODULE_COMMAND = [sys.executable, "-m", "powerbus"]
 METER_UNIT = 1
 PROCESS_TIMEOUT = 15.0
 LISTENING = re.compile(r"on (tcp://127\.0\.0\.1:\d+)")
@@ -628,7 +628,7 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 
 
 def test_demo_runs_as_a_module_and_prints_a_voltage_table() -> None:
-    """`python -m custom_components.powerbus.engine demo --count 2` shows two tables and exits 0."""
+    """`python -m powerbus demo --count 2` shows two tables and exits 0."""
     result = subprocess.run(
         [*MODULE_COMMAND, "demo", "--count", "2", "--watch", "0.5"],
         cwd=REPO_ROOT,

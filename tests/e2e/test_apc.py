@@ -8,35 +8,25 @@ import math
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus, RetryPolicy
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.errors import (
+from powerbus.bus import Bus, RetryPolicy
+from powerbus.commands import run_command
+from powerbus.errors import (
     CommandFailedError,
     ConfirmationRequiredError,
     DeviceExceptionError,
     WriteValidationError,
 )
-from custom_components.powerbus.engine.identify import detect_profile, identify
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, Profile, Table, Value
-from custom_components.powerbus.engine.planner import plan_reads
-from custom_components.powerbus.engine.poller import Poller, PollResult
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile, with_limits
-from custom_components.powerbus.engine.simulator.apc import (
-    LOW_RUNTIME,
-    TEST_DURATION,
-    ApcUpsBehaviour,
-)
-from custom_components.powerbus.engine.simulator.faults import (
-    Delay,
-    Fault,
-    FaultPlan,
-    Request,
-    Verdict,
-)
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
-from custom_components.powerbus.engine.ups import derive_status, problem_flags
+from powerbus.identify import detect_profile, identify
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, Profile, Table, Value
+from powerbus.planner import plan_reads
+from powerbus.poller import Poller, PollResult
+from powerbus.profile import builtin_profiles, get_profile, with_limits
+from powerbus.simulator.apc import LOW_RUNTIME, TEST_DURATION, ApcUpsBehaviour
+from powerbus.simulator.faults import Delay, Fault, FaultPlan, Request, Verdict
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
+from powerbus.ups import derive_status, problem_flags
 
 UNIT = 1
 HR = Table.HOLDING_REGISTER

@@ -9,17 +9,17 @@ import math
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.errors import ConfirmationRequiredError, WriteValidationError
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, PollGroup, Profile, Table
-from custom_components.powerbus.engine.planner import plan_reads
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import get_profile
-from custom_components.powerbus.engine.simulator.bcpm import BcpmBehaviour
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.bus import Bus
+from powerbus.commands import run_command
+from powerbus.errors import ConfirmationRequiredError, WriteValidationError
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, PollGroup, Profile, Table
+from powerbus.planner import plan_reads
+from powerbus.poller import Poller
+from powerbus.profile import get_profile
+from powerbus.simulator.bcpm import BcpmBehaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 BOARD_ADDRESS = 7
 IR = Table.INPUT_REGISTER

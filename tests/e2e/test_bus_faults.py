@@ -9,13 +9,13 @@ import time
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus, RetryPolicy
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, Profile, Table
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import parse_profile_text
-from custom_components.powerbus.engine.simulator.device import RegisterImage
-from custom_components.powerbus.engine.simulator.faults import (
+from powerbus.bus import Bus, RetryPolicy
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, Profile, Table
+from powerbus.poller import Poller
+from powerbus.profile import parse_profile_text
+from powerbus.simulator.device import RegisterImage
+from powerbus.simulator.faults import (
     CorruptFrame,
     Delay,
     DropConnection,
@@ -23,7 +23,7 @@ from custom_components.powerbus.engine.simulator.faults import (
     FaultPlan,
     NoAnswer,
 )
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.simulator.server import Simulator
 
 HR = Table.HOLDING_REGISTER
 

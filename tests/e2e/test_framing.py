@@ -15,11 +15,11 @@ import asyncio
 
 import serial
 
-from custom_components.powerbus.engine.bus import Bus, RetryPolicy
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, Table
-from custom_components.powerbus.engine.poller import Poller, PollResult
-from custom_components.powerbus.engine.profile import parse_profile_text
+from powerbus.bus import Bus, RetryPolicy
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, Table
+from powerbus.poller import Poller, PollResult
+from powerbus.profile import parse_profile_text
 
 SEED_QUERY = bytes.fromhex("02 03 00 32 00 03 E5 FA")
 SEED_RESPONSE = bytes.fromhex("02 03 06 01 58 00 FA 00 54 1B 0D")

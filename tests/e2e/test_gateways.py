@@ -8,28 +8,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus, RetryPolicy
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.errors import (
-    ConfirmationRequiredError,
-    DeviceExceptionError,
-    WriteValidationError,
-)
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import (
-    PointState,
-    PollGroup,
-    Profile,
-    Table,
-    WriteStep,
-)
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile, with_limits
-from custom_components.powerbus.engine.simulator.bcpm import BcpmBehaviour
-from custom_components.powerbus.engine.simulator.faults import ExceptionAnswer, FaultPlan
-from custom_components.powerbus.engine.simulator.gateways import GatewayBehaviour
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.bus import Bus, RetryPolicy
+from powerbus.commands import run_command
+from powerbus.errors import ConfirmationRequiredError, DeviceExceptionError, WriteValidationError
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, PollGroup, Profile, Table, WriteStep
+from powerbus.poller import Poller
+from powerbus.profile import builtin_profiles, get_profile, with_limits
+from powerbus.simulator.bcpm import BcpmBehaviour
+from powerbus.simulator.faults import ExceptionAnswer, FaultPlan
+from powerbus.simulator.gateways import GatewayBehaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 HR = Table.HOLDING_REGISTER
 METER = 5

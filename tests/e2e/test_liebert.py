@@ -7,25 +7,18 @@ import math
 
 import pytest
 
-from custom_components.powerbus.engine import ups
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.errors import (
-    ConfirmationRequiredError,
-    DeviceExceptionError,
-    WriteValidationError,
-)
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import Point, PointState, Profile, Table, Value
-from custom_components.powerbus.engine.poller import Poller, PollResult
-from custom_components.powerbus.engine.profile import get_profile, with_limits
-from custom_components.powerbus.engine.simulator.behaviours import behaviour_for
-from custom_components.powerbus.engine.simulator.liebert import (
-    SCENARIO_OUTAGE_START,
-    LiebertUpsBehaviour,
-)
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus import ups
+from powerbus.bus import Bus
+from powerbus.commands import run_command
+from powerbus.errors import ConfirmationRequiredError, DeviceExceptionError, WriteValidationError
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import Point, PointState, Profile, Table, Value
+from powerbus.poller import Poller, PollResult
+from powerbus.profile import get_profile, with_limits
+from powerbus.simulator.behaviours import behaviour_for
+from powerbus.simulator.liebert import SCENARIO_OUTAGE_START, LiebertUpsBehaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 UNIT = 2
 RTU_BAUDRATE = 38400

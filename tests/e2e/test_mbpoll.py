@@ -8,14 +8,14 @@ import shutil
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PollGroup
-from custom_components.powerbus.engine.poller import Poller, PollResult
-from custom_components.powerbus.engine.profile import get_profile
-from custom_components.powerbus.engine.simulator.pro380 import Pro380Behaviour
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.bus import Bus
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PollGroup
+from powerbus.poller import Poller, PollResult
+from powerbus.profile import get_profile
+from powerbus.simulator.pro380 import Pro380Behaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 VALUE_LINE = re.compile(r"^\[(\d+)\]:\s+(-?[\d.]+(?:e[-+]?\d+)?)", re.MULTILINE)
 

@@ -14,25 +14,25 @@ import math
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.energy_transfer import transfer_energy
-from custom_components.powerbus.engine.errors import (
+from powerbus.bus import Bus
+from powerbus.commands import run_command
+from powerbus.energy_transfer import transfer_energy
+from powerbus.errors import (
     CommandFailedError,
     ConfirmationRequiredError,
     DeviceExceptionError,
     WriteValidationError,
 )
-from custom_components.powerbus.engine.identify import identify
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, Table
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import get_profile
-from custom_components.powerbus.engine.simulator.device import SimulatedDevice
-from custom_components.powerbus.engine.simulator.faults import Delay
-from custom_components.powerbus.engine.simulator.powerlogic import PowerLogicBehaviour
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.identify import identify
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, Table
+from powerbus.poller import Poller
+from powerbus.profile import get_profile
+from powerbus.simulator.device import SimulatedDevice
+from powerbus.simulator.faults import Delay
+from powerbus.simulator.powerlogic import PowerLogicBehaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 UNIT = 1
 OLD_UNIT = 2

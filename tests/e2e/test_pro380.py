@@ -8,17 +8,17 @@ import math
 
 import pytest
 
-from custom_components.powerbus.engine.bus import Bus
-from custom_components.powerbus.engine.commands import run_command
-from custom_components.powerbus.engine.errors import ConfirmationRequiredError, WriteValidationError
-from custom_components.powerbus.engine.identify import detect_profile, identify
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, PollGroup, Profile
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import builtin_profiles, get_profile
-from custom_components.powerbus.engine.simulator.pro380 import Pro380Behaviour
-from custom_components.powerbus.engine.simulator.profile_device import ProfileDevice
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.bus import Bus
+from powerbus.commands import run_command
+from powerbus.errors import ConfirmationRequiredError, WriteValidationError
+from powerbus.identify import detect_profile, identify
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, PollGroup, Profile
+from powerbus.poller import Poller
+from powerbus.profile import builtin_profiles, get_profile
+from powerbus.simulator.pro380 import Pro380Behaviour
+from powerbus.simulator.profile_device import ProfileDevice
+from powerbus.simulator.server import Simulator
 
 UNIT = 1
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import subprocess
 import time
 
-from custom_components.powerbus.engine.bus import Bus, RetryPolicy
-from custom_components.powerbus.engine.link import LinkKind, LinkSettings
-from custom_components.powerbus.engine.models import PointState, Table
-from custom_components.powerbus.engine.poller import Poller
-from custom_components.powerbus.engine.profile import parse_profile_text
-from custom_components.powerbus.engine.simulator.device import RegisterImage
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.bus import Bus, RetryPolicy
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import PointState, Table
+from powerbus.poller import Poller
+from powerbus.profile import parse_profile_text
+from powerbus.simulator.device import RegisterImage
+from powerbus.simulator.server import Simulator
 
 PROFILE = """
 family: one_register

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.powerbus.engine.energy_transfer import (
-    block_order,
-    to_preset_order,
-    validate_preset,
-)
-from custom_components.powerbus.engine.errors import WriteValidationError
-from custom_components.powerbus.engine.profile import get_profile
+from powerbus.energy_transfer import block_order, to_preset_order, validate_preset
+from powerbus.errors import WriteValidationError
+from powerbus.profile import get_profile
 
 # FAQ-002 Table 1, CM2000 column: the CM2000 register that feeds each buffer register 8022-8049.
 CM2000_SOURCE_OF_BUFFER = [

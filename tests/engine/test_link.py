@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.powerbus.engine.errors import ConfigError
-from custom_components.powerbus.engine.link import LinkKind, parse_link
-from custom_components.powerbus.engine.models import TransportDefaults
+from powerbus.errors import ConfigError
+from powerbus.link import LinkKind, parse_link
+from powerbus.models import TransportDefaults
 
 
 def test_tcp_and_rtu_over_tcp() -> None:

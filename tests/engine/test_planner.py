@@ -10,8 +10,8 @@ from typing import NamedTuple
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from custom_components.powerbus.engine.models import AddressRange, BusLimits, DataType, Point, Table
-from custom_components.powerbus.engine.planner import (
+from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
+from powerbus.planner import (
     ReadBlock,
     ReadPlan,
     SplitMemory,

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.powerbus.engine.errors import ProfileError
-from custom_components.powerbus.engine.models import DataType, PollGroup, Table
-from custom_components.powerbus.engine.profile import (
-    builtin_profiles,
-    get_profile,
-    load_profile_file,
-    parse_profile_text,
-)
+from powerbus.errors import ProfileError
+from powerbus.models import DataType, PollGroup, Table
+from powerbus.profile import builtin_profiles, get_profile, load_profile_file, parse_profile_text
 
 PRO380_FILE = Path(__file__).parents[2] / "custom_components/powerbus/engine/profiles/pro380.yaml"
 PRO380 = PRO380_FILE.read_text(encoding="utf-8")

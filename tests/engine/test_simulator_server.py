@@ -15,10 +15,10 @@ from pymodbus.exceptions import ModbusException
 from pymodbus.framer import FramerType
 import pytest
 
-from custom_components.powerbus.engine.errors import ConfigError, DeviceExceptionError, LinkError
-from custom_components.powerbus.engine.models import Table
-from custom_components.powerbus.engine.simulator.device import RegisterImage
-from custom_components.powerbus.engine.simulator.faults import (
+from powerbus.errors import ConfigError, DeviceExceptionError, LinkError
+from powerbus.models import Table
+from powerbus.simulator.device import RegisterImage
+from powerbus.simulator.faults import (
     CorruptFrame,
     Delay,
     DropConnection,
@@ -28,7 +28,7 @@ from custom_components.powerbus.engine.simulator.faults import (
     Reply,
     Request,
 )
-from custom_components.powerbus.engine.simulator.server import Simulator
+from powerbus.simulator.server import Simulator
 
 HR = Table.HOLDING_REGISTER
 IR = Table.INPUT_REGISTER

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from custom_components.powerbus.engine.models import Value
-from custom_components.powerbus.engine.profile import get_profile
-from custom_components.powerbus.engine.ups import derive_status, problem_flags
+from powerbus.models import Value
+from powerbus.profile import get_profile
+from powerbus.ups import derive_status, problem_flags
 
 ON_LINE: dict[str, Value | None] = {"on_battery": False, "input_fail": False, "output_off": False}
 ON_BATTERY: dict[str, Value | None] = {"on_battery": True, "input_fail": True, "output_off": False}

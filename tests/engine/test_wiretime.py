@@ -5,10 +5,10 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 import pytest
 
-from custom_components.powerbus.engine.errors import ConfigError
-from custom_components.powerbus.engine.models import AddressRange, BusLimits, DataType, Point, Table
-from custom_components.powerbus.engine.planner import plan_reads
-from custom_components.powerbus.engine.wiretime import (
+from powerbus.errors import ConfigError
+from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
+from powerbus.planner import plan_reads
+from powerbus.wiretime import (
     Framing,
     Traffic,
     gap_items,

@@ -1,4 +1,4 @@
-"""Run the ``powerbus`` command-line tool as ``python -m custom_components.powerbus.engine``."""
+"""Run the ``powerbus`` command-line tool as ``python -m powerbus``."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import math
 import string
 import struct
+import sys
 
 from .errors import DecodeError, WriteValidationError
 from .models import DataType, Point, Value, WordOrder, WriteSpec
@@ -51,6 +52,10 @@ _HEX_DIGITS = frozenset(string.hexdigits)
 # Scale registers seen in register maps hold exponents of a few units; anything
 # beyond this is a misread register, not a meaningful power of ten.
 _MAX_EXPONENT = 10
+# Decoded values are rounded to 10 decimals (half of 1e-10 at most); see _raw_tolerance.
+_DECODE_ROUNDING = 5e-11
+_MIN_RAW_TOLERANCE = 1e-9
+_MAX_RAW_TOLERANCE = 1e-3
 
 # Types whose raw value must be a whole number when a point is written.
 _WHOLE_RAW_TYPES = frozenset({*_INTEGER_SIGNED, DataType.BCD, DataType.MOD10})
@@ -566,11 +571,22 @@ def _raw_number(point: Point, spec: WriteSpec, value: Value, exponent: int | Non
     if point.data_type not in _WHOLE_RAW_TYPES or isinstance(raw, int):
         return raw
     whole = round(raw)
-    if not math.isclose(raw, whole, rel_tol=1e-9, abs_tol=1e-9):
-        step = round(_shift_decimal(point.scale, exponent or 0), 10)
-        msg = f"value {value!r} is not a multiple of the step {step}"
+    step = abs(_shift_decimal(point.scale, exponent or 0))
+    if not math.isclose(raw, whole, rel_tol=1e-9, abs_tol=_raw_tolerance(value, point, step)):
+        msg = f"value {value!r} is not a multiple of the step {round(step, 10)}"
         raise WriteValidationError(msg)
     return whole
+
+
+def _raw_tolerance(value: float, point: Point, step: float) -> float:
+    """How far from a whole raw number a value read back from the device may land.
+
+    Decoding rounds to 10 decimals and adds the offset in floating point; both errors
+    are divided by the step on the way back. The bound stays far below half a step,
+    so a value between two steps is still refused.
+    """
+    noise = _DECODE_ROUNDING + 4 * sys.float_info.epsilon * (abs(value) + abs(point.offset))
+    return min(max(_MIN_RAW_TOLERANCE, noise / step), _MAX_RAW_TOLERANCE)
 
 
 def _check_limits(spec: WriteSpec, value: float) -> None:

@@ -46,7 +46,8 @@ from .models import (
     WriteStep,
 )
 
-PROFILE_PACKAGE = "custom_components.powerbus.engine.profiles"
+# Found relative to this package, whatever name it is imported under.
+PROFILE_PACKAGE = f"{__package__}.profiles"
 # libyaml's safe loader when PyYAML was built with it: about five times faster.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PARAM_KINDS = ("int", "float", "bool", "choice", "int_list")

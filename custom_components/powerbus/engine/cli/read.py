@@ -38,7 +38,7 @@ from .output import (
 from .readings import DEFAULT_WATCH_SECONDS, ReadOptions, selected_keys, show_readings
 from .resolve import serial_defaults, shipped_profiles, with_timeout
 
-# The tool logs under its package's name, custom_components.powerbus.engine.cli.
+# The tool logs under its package's name (powerbus.cli).
 _LOGGER = logging.getLogger(__package__)
 
 AUTO_PROFILE = "auto"
