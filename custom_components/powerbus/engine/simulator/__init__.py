@@ -4,7 +4,12 @@
 - ``faults``: faults to inject (no answer, exception codes, delays, damaged frames,
   dropped connections) and the plan that applies them.
 - ``server``: the simulator that serves devices by unit id over Modbus TCP and RTU.
+- ``modbus_server``: the pymodbus server underneath it, for every supported
+  pymodbus version.
+- ``profile_device`` and one module per device family: devices built from a
+  profile, with behaviour stated from the vendors' documents.
 
-The modules are imported one by one; this package imports none of them, so that
-the pymodbus adapter can use the device and fault types without a cycle.
+The engine's runtime never imports this package; only the command-line tool,
+tests and benchmarks do. The modules are imported one by one; this package
+imports none of them, so that importing a device type does not pull in pymodbus.
 """

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Self
 
-from ..adapter.server import RunningServer, serve_rtu, serve_tcp
 from ..errors import ConfigError
 from .device import SimulatedDevice
 from .faults import FaultPlan
+from .modbus_server import RunningServer, serve_rtu, serve_tcp
 
 _LARGEST_UNIT_ID = 0xFF
 

@@ -42,8 +42,8 @@ from pymodbus.server.requesthandler import ServerRequestHandler
 
 from ..errors import DeviceExceptionError, LinkError
 from ..models import Table
-from ..simulator.device import SimulatedDevice
-from ..simulator.faults import FaultPlan, Reply, Request
+from .device import SimulatedDevice
+from .faults import FaultPlan, Reply, Request
 
 _LOGGER = logging.getLogger(__name__)
 
