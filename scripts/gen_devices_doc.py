@@ -40,7 +40,8 @@ from powerbus.models import (
     WaitStep,
     WriteStep,
 )
-from powerbus.profile import FAMILY_SCHEMA, PROFILE_PACKAGE, parse_profile_text
+from powerbus.profile import PROFILE_PACKAGE, parse_profile_text
+from powerbus.profile_schema import FAMILY_SCHEMA
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "docs" / "devices.md"

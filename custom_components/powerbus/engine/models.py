@@ -1,8 +1,9 @@
 """Typed, frozen models of device profiles, commands and readings.
 
-Profiles are data (YAML files under ``profiles/``); ``profile.py`` validates them
-and builds these models. Every address held here is already a zero-based PDU
-address: the addressing convention of the source document is resolved at load time.
+Profiles are data (YAML files under ``profiles/``); ``profile.py`` loads them, and
+``profile_schema.py`` and ``profile_builder.py`` validate them and build these
+models. Every address held here is already a zero-based PDU address: the
+addressing convention of the source document is resolved at load time.
 """
 
 from __future__ import annotations
