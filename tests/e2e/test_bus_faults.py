@@ -14,6 +14,7 @@ from powerbus.link import LinkKind, LinkSettings
 from powerbus.models import PointState, Profile, Table
 from powerbus.poller import Poller
 from powerbus.profile import parse_profile_text
+from powerbus.session import DeviceSession
 from powerbus.simulator.device import RegisterImage
 from powerbus.simulator.faults import (
     CorruptFrame,
@@ -224,10 +225,12 @@ async def test_min_scan_interval_spaces_polls_of_a_slow_card(
     settings, _ = link
     card = replace(profile, limits=replace(profile.limits, min_scan_interval=0.3))
     async with Bus(settings) as bus:
-        poller = Poller(bus, card, 2)
+        session = DeviceSession(bus, card, 2)
         started = time.monotonic()
-        results = [await poller.poll() for _ in range(3)]
+        snapshots = [await session.refresh() for _ in range(3)]
         elapsed = time.monotonic() - started
+        asked_too_soon = await session.poll_due()
 
-    assert all(r.value("p0") == 20 for r in results)
+    assert all(s.value("p0") == 20 for s in snapshots)
     assert elapsed >= 0.6
+    assert asked_too_soon.polled_at == snapshots[-1].polled_at  # not polled again

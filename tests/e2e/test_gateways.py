@@ -179,7 +179,9 @@ async def test_unreachable_device_behind_gateway_reads_unavailable_others_keep_w
     neighbour = await Poller(pm8ecc.bus, pm8ecc.meter_profile, OTHER_METER).poll()
     gateway = await Poller(pm8ecc.bus, pm8ecc.profile, 254).poll()
 
-    assert cut_off.available  # the gateway answered: the link is up
+    # The gateway answered, but for a meter it cannot reach: the meter is unavailable.
+    assert not cut_off.available
+    assert "gateway" in (cut_off.error or "")
     assert {reading.state for reading in cut_off.readings.values()} == {PointState.UNAVAILABLE}
     assert all("gateway" in (reading.error or "") for reading in cut_off.readings.values())
     assert pm8ecc.bus.stats(METER).retries == 0

@@ -11,13 +11,8 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
-from powerbus.planner import (
-    ReadBlock,
-    ReadPlan,
-    SplitMemory,
-    count_requests_one_per_point,
-    plan_reads,
-)
+from powerbus.planner import ReadBlock, ReadPlan, count_requests_one_per_point, plan_reads
+from powerbus.refusals import SplitMemory
 
 pytestmark = pytest.mark.hardware_free
 

@@ -1,10 +1,16 @@
 """The bus owner: one per physical link, shared by every device on it.
 
-The bus runs strictly one transaction at a time. Before each request it keeps the
-silence the devices need (the profile's minimum spacing, the RTU frame silence, and
-an extra pause when the unit id changes), it retries timeouts and busy answers with
-exponential backoff, reopens a lost link (a dropped TCP connection, a serial adapter
-that vanished and came back), and keeps statistics per unit.
+The bus runs strictly one transaction at a time over its :class:`~.transport.Transport`.
+Before each request it keeps the silence the devices need (the profile's minimum
+spacing, the RTU frame silence, and an extra pause when the unit id changes), it
+retries timeouts and busy answers with exponential backoff, reopens a lost link (a
+dropped TCP connection, a serial adapter that vanished and came back), and keeps
+statistics per unit.
+
+Jobs of several requests (a device's poll, a command) take a *turn* on the bus:
+commands and writes are granted the line before any poll that waits, so a write is
+never queued behind a whole round of polls. Time is read from an injected clock,
+so tests run the bus without waiting.
 """
 
 from __future__ import annotations
@@ -12,16 +18,18 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 import logging
 import time
 from typing import Self, TypeVar
 
-from .adapter.client import PymodbusLink
+from .adapter.client import PymodbusTransport
 from .errors import DecodeError, DeviceExceptionError, LinkError, ModbusError, RequestTimeoutError
 from .link import LinkSettings
 from .models import BusLimits, Table
+from .transport import TransportFactory
+from .turns import Priority, Turns
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,11 +109,15 @@ class Bus:
         *,
         policy: RetryPolicy | None = None,
         unit_switch_delay: float | None = None,
-        link_factory: Callable[
-            [LinkSettings, Callable[[bool, int], None]], PymodbusLink
-        ] = PymodbusLink,
+        transport_factory: TransportFactory = PymodbusTransport,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        """Prepare the bus; the link opens on the first request (or ``open()``)."""
+        """Prepare the bus; the link opens on the first request (or ``open()``).
+
+        ``clock`` (monotonic seconds) and ``sleep`` pace requests, retries and
+        reconnects; tests pass a fake pair so that nothing waits.
+        """
         self.settings = settings
         self.policy = policy or RetryPolicy()
         self.unit_switch_delay = (
@@ -113,8 +125,11 @@ class Bus:
             if unit_switch_delay is not None
             else (0.005 if settings.kind.is_rtu else 0.0)
         )
-        self._link = link_factory(settings, self._count_traffic)
+        self._link = transport_factory(settings, self._count_traffic)
+        self._clock = clock
+        self._sleep = sleep
         self._lock = asyncio.Lock()
+        self._turns = Turns()
         self._sessions: dict[tuple[int, str], asyncio.Lock] = {}
         self._stats: dict[int, DeviceStats] = {}
         self._current_unit: int | None = None
@@ -122,6 +137,9 @@ class Bus:
         self._last_end = 0.0
         self._failed_opens = 0
         self._next_open_at = 0.0
+        self._reconnect_backoff_max = self.policy.reconnect_backoff_max
+        self.epoch = 0
+        """Counts the times the link was opened; a change means a (re)connect."""
 
     async def __aenter__(self) -> Self:
         """Open the link."""
@@ -131,6 +149,18 @@ class Bus:
     async def __aexit__(self, *exc_info: object) -> None:
         """Close the link."""
         self.close()
+
+    def turn(self, priority: Priority) -> AbstractAsyncContextManager[None]:
+        """Hold the line for a job of several requests; commands go before polls."""
+        return self._turns.hold(priority)
+
+    def limit_reconnect_backoff(self, seconds: float) -> None:
+        """Never wait longer than ``seconds`` before trying to reopen a lost link.
+
+        Device sessions set this to their fastest poll interval, so that a device
+        that comes back is read again within a poll or two.
+        """
+        self._reconnect_backoff_max = min(self._reconnect_backoff_max, max(seconds, 0.0))
 
     def stats(self, unit: int) -> DeviceStats:
         """Statistics of ``unit`` on this bus (created on first use)."""
@@ -158,12 +188,23 @@ class Bus:
             yield
 
     async def read(
-        self, unit: int, table: Table, address: int, count: int, limits: BusLimits = DEFAULT_LIMITS
+        self,
+        unit: int,
+        table: Table,
+        address: int,
+        count: int,
+        limits: BusLimits = DEFAULT_LIMITS,
+        *,
+        retries: int | None = None,
     ) -> list[int] | list[bool]:
-        """Read ``count`` items of ``table`` from ``unit``, with retries."""
+        """Read ``count`` items of ``table`` from ``unit``; ``retries`` overrides the policy's."""
         timeout = limits.request_timeout(count)
         return await self._transact(
-            unit, limits, lambda: self._link.read(table, address, count, unit, timeout), timeout
+            unit,
+            limits,
+            lambda: self._link.read(table, address, count, unit, timeout),
+            timeout,
+            retries=retries,
         )
 
     async def write_registers(
@@ -188,10 +229,17 @@ class Bus:
         )
 
     async def _transact(
-        self, unit: int, limits: BusLimits, request: Callable[[], Awaitable[_T]], timeout: float
+        self,
+        unit: int,
+        limits: BusLimits,
+        request: Callable[[], Awaitable[_T]],
+        timeout: float,
+        *,
+        retries: int | None = None,
     ) -> _T:
         """Run one request under the bus lock with spacing, retries and reconnects."""
         stats = self.stats(unit)
+        allowed = self.policy.retries if retries is None else retries
         attempt = 0
         while True:
             try:
@@ -200,11 +248,11 @@ class Bus:
                     await self._keep_silence(unit, limits)
                     self._current_unit = unit
                     stats.requests += 1
-                    started = time.monotonic()
+                    started = self._clock()
                     try:
                         result = await request()
                     finally:
-                        self._last_end = time.monotonic()
+                        self._last_end = self._clock()
                         self._last_unit = unit
                         self._current_unit = None
                     latency = self._last_end - started
@@ -222,13 +270,13 @@ class Bus:
                     # A late answer must never be taken for the next request's (RTU frames
                     # carry no transaction id): start the next attempt on a fresh link.
                     self._link.close()
-                if not self._worth_retrying(err) or attempt >= self.policy.retries:
+                if not self._worth_retrying(err) or attempt >= allowed:
                     raise
                 attempt += 1
                 stats.retries += 1
                 delay = min(self.policy.backoff * 2 ** (attempt - 1), self.policy.backoff_max)
                 _LOGGER.debug("unit %s: %s; retry %s in %.3f s", unit, err, attempt, delay)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
     @staticmethod
     def _worth_retrying(err: ModbusError) -> bool:
@@ -241,7 +289,7 @@ class Bus:
         """Open the link if it is closed, backing off after failed attempts."""
         if self._link.connected:
             return
-        now = time.monotonic()
+        now = self._clock()
         if now < self._next_open_at:
             raise LinkError(
                 f"{self.settings.describe()} is down; next attempt in {self._next_open_at - now:.1f} s"
@@ -252,15 +300,16 @@ class Bus:
             self._failed_opens += 1
             pause = min(
                 self.policy.reconnect_backoff * 2 ** (self._failed_opens - 1),
-                self.policy.reconnect_backoff_max,
+                self._reconnect_backoff_max,
             )
-            self._next_open_at = time.monotonic() + pause
+            self._next_open_at = self._clock() + pause
             raise
         if self._failed_opens:
             _LOGGER.info("%s is open again", self.settings.describe())
         self._failed_opens = 0
         self._next_open_at = 0.0
         self._last_unit = None
+        self.epoch += 1
 
     async def _keep_silence(self, unit: int, limits: BusLimits) -> None:
         """Wait until the line has been quiet long enough for the next request."""
@@ -269,9 +318,9 @@ class Bus:
             quiet = max(quiet, self.settings.frame_silence)
         if self._last_unit is not None and self._last_unit != unit:
             quiet += self.unit_switch_delay
-        remaining = self._last_end + quiet - time.monotonic()
+        remaining = self._last_end + quiet - self._clock()
         if remaining > 0:
-            await asyncio.sleep(remaining)
+            await self._sleep(remaining)
 
     def _count_traffic(self, sent: bool, nbytes: int) -> None:
         """Book the bytes of a frame to the unit whose transaction is running."""

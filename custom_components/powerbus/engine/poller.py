@@ -1,26 +1,31 @@
-"""Poll one device: plan block reads, run them on the bus, decode every point.
+"""Poll one device in three steps: plan the block reads, read them, decode every point.
 
 A poll never raises for device trouble. A refused block ("illegal data address")
 is split and retried, so that only the offending points end up unavailable and
-the split is remembered for the device. A timeout or a lost link makes the points
-it concerns unavailable; a value is never carried over as fresh. The result holds
-the readings, the raw blocks (for diagnostics) and the outcome of every request.
+the split is remembered for the device (``refusals.py``), but only when the device
+answered something normally in that poll: a device that refuses everything is in
+trouble, and that teaches nothing about its map. A timeout or a lost link makes
+the points it concerns unavailable and ends the poll; a value is never carried over
+as fresh. The result holds the readings, the raw blocks (for diagnostics) and
+whether the device answered at all.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import time
 
 from .bus import Bus, DeviceStats
 from .codecs import decode_point, exponent_from_register
 from .errors import DecodeError, DeviceExceptionError, LinkError, ModbusError, RequestTimeoutError
 from .models import Point, PointState, PollGroup, Profile, Reading, Table, Value
-from .planner import ReadBlock, SplitMemory, plan_reads
+from .planner import ReadBlock, ReadPlan, plan_reads
+from .refusals import SplitMemory
 
 ALL_GROUPS = frozenset(PollGroup)
+_REFUSED = "the device refuses this address (illegal data address)"
+_UNREACHABLE = "the profile puts this point where no read can reach it"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,6 +38,29 @@ class RawBlock:
     values: tuple[int, ...]
     error: str | None
     timestamp: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PollPlan:
+    """The points one poll reads (scale points included) and the reads that fetch them."""
+
+    points: tuple[Point, ...]
+    reads: ReadPlan
+
+
+@dataclass(kw_only=True, slots=True)
+class BlockReads:
+    """What the reads of one poll brought back, before decoding."""
+
+    words: dict[str, tuple[tuple[int, ...], float]] = field(default_factory=dict)
+    failures: dict[str, tuple[PointState, str]] = field(default_factory=dict)
+    blocks: list[RawBlock] = field(default_factory=list)
+    answered: bool = False
+    """Whether the device answered any request (normally or with an exception)."""
+    answered_normally: bool = False
+    lost: str | None = None
+    """Why the poll ended early (a timeout, a lost link, a gateway that cannot reach the
+    device), if it did."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -56,30 +84,50 @@ class Poller:
     """Reads one profile's points from one unit on a shared bus."""
 
     def __init__(
-        self, bus: Bus, profile: Profile, unit: int, *, clock: Callable[[], float] = time.time
+        self,
+        bus: Bus,
+        profile: Profile,
+        unit: int,
+        *,
+        clock: Callable[[], float] = time.time,
+        splits: SplitMemory | None = None,
     ) -> None:
-        """Bind the device (profile + unit id) to the bus it sits on."""
+        """Bind the device (profile + unit id) to the bus it sits on.
+
+        ``clock`` stamps readings (wall-clock seconds); ``splits`` is the device's
+        learned refusals (a new, empty memory when not given).
+        """
         self.bus = bus
         self.profile = profile
         self.unit = unit
-        self.splits = SplitMemory()
+        self.splits = splits if splits is not None else SplitMemory()
         self._clock = clock
-        self._once: dict[str, Reading] = {}
-        self._last_poll: float | None = None
 
     @property
     def stats(self) -> DeviceStats:
         """Statistics of this device on its bus."""
         return self.bus.stats(self.unit)
 
+    async def poll(
+        self,
+        groups: Collection[PollGroup] = ALL_GROUPS,
+        keys: Collection[str] | None = None,
+        *,
+        retries: int | None = None,
+    ) -> PollResult:
+        """Read the points of ``groups`` (narrowed to ``keys``); never raises for device trouble."""
+        started = self._clock()
+        plan = self.plan(groups, keys)
+        reads = await self.read(plan, retries=retries)
+        return self.decode(plan, reads, started)
+
+    # --- 1. Plan ---------------------------------------------------------------------------
     def points_for(
         self, groups: Collection[PollGroup], keys: Collection[str] | None = None
     ) -> list[Point]:
         """List the points a poll of ``groups`` (narrowed to ``keys``) reads, with their scale points."""
         wanted = [
-            p
-            for p in self.profile.points
-            if p.group in groups and (keys is None or p.key in keys) and p.key not in self._once
+            p for p in self.profile.points if p.group in groups and (keys is None or p.key in keys)
         ]
         wanted_keys = {p.key for p in wanted}
         for point in list(wanted):
@@ -88,94 +136,99 @@ class Poller:
                 wanted_keys.add(point.scale_point)
         return wanted
 
-    async def poll(
+    def plan(
         self, groups: Collection[PollGroup] = ALL_GROUPS, keys: Collection[str] | None = None
-    ) -> PollResult:
-        """Read the due points and decode them; never raises for device trouble.
-
-        A device whose profile sets ``min_scan_interval`` is never polled again sooner
-        than that after the previous poll began: the poll waits.
-        """
-        if self._last_poll is not None:
-            remaining = self._last_poll + self.profile.limits.min_scan_interval - time.monotonic()
-            if remaining > 0:
-                await asyncio.sleep(remaining)
-        self._last_poll = time.monotonic()
-        started = self._clock()
+    ) -> PollPlan:
+        """Plan the reads of a poll; nothing is sent."""
         points = self.points_for(groups, keys)
-        plan = plan_reads(points, self.profile.limits, self.splits)
-        raw: dict[str, tuple[tuple[int, ...], float]] = {}
-        failures: dict[str, tuple[PointState, str]] = {
-            p.key: (
-                PointState.UNAVAILABLE,
-                "the device refuses this address (illegal data address)",
-            )
-            for p in plan.refused
-        }
-        failures.update(
-            {
-                p.key: (PointState.ERROR, "the profile puts this point where no read can reach it")
-                for p in plan.unplannable
-            }
+        return PollPlan(
+            points=tuple(points), reads=plan_reads(points, self.profile.limits, self.splits)
         )
-        blocks: list[RawBlock] = []
-        queue = list(plan.blocks)
-        abort: tuple[PointState, str] | None = None
-        answered = False
+
+    # --- 2. Read ---------------------------------------------------------------------------
+    async def read(self, plan: PollPlan, *, retries: int | None = None) -> BlockReads:
+        """Send the planned reads, splitting refused blocks; never raises for device trouble."""
+        reads = BlockReads()
+        reads.failures.update(
+            {p.key: (PointState.UNAVAILABLE, _REFUSED) for p in plan.reads.refused}
+        )
+        reads.failures.update(
+            {p.key: (PointState.ERROR, _UNREACHABLE) for p in plan.reads.unplannable}
+        )
+        learning = self.splits.clone()
+        queue = list(plan.reads.blocks)
         while queue:
             block = queue.pop(0)
-            if abort is not None:
-                failures.update({p.key: abort for p in block.points})
+            if reads.lost is not None:
+                reads.failures.update(
+                    {p.key: (PointState.UNAVAILABLE, reads.lost) for p in block.points}
+                )
                 continue
             try:
                 values = await self.bus.read(
-                    self.unit, block.table, block.start, block.count, self.profile.limits
+                    self.unit,
+                    block.table,
+                    block.start,
+                    block.count,
+                    self.profile.limits,
+                    retries=retries,
                 )
             except DeviceExceptionError as err:
-                blocks.append(self._raw_block(block, (), str(err)))
-                answered = True
-                if err.is_illegal_address:
-                    retry = self.splits.record_refusal(block)
-                    queue[:0] = retry
-                    covered = {p.key for b in retry for p in b.points}
-                    failures.update(
-                        {
-                            p.key: (PointState.UNAVAILABLE, str(err))
-                            for p in block.points
-                            if p.key not in covered
-                        }
+                reads.blocks.append(self._raw_block(block, (), str(err)))
+                if err.is_gateway_path:  # the gateway answers for a device it cannot reach
+                    reads.lost = str(err)
+                    reads.failures.update(
+                        {p.key: (PointState.UNAVAILABLE, str(err)) for p in block.points}
                     )
-                else:
-                    state = PointState.UNAVAILABLE if err.is_gateway_path else PointState.ERROR
-                    failures.update({p.key: (state, str(err)) for p in block.points})
+                    continue
+                reads.answered = True
+                queue[:0] = self._refused(block, err, learning, reads)
                 continue
             except (RequestTimeoutError, LinkError) as err:
-                blocks.append(self._raw_block(block, (), str(err)))
-                abort = (PointState.UNAVAILABLE, str(err))
-                failures.update({p.key: abort for p in block.points})
+                reads.blocks.append(self._raw_block(block, (), str(err)))
+                reads.lost = str(err)
+                reads.failures.update(
+                    {p.key: (PointState.UNAVAILABLE, str(err)) for p in block.points}
+                )
                 continue
             except ModbusError as err:
-                blocks.append(self._raw_block(block, (), str(err)))
-                failures.update({p.key: (PointState.ERROR, str(err)) for p in block.points})
+                reads.blocks.append(self._raw_block(block, (), str(err)))
+                reads.answered = True
+                reads.failures.update({p.key: (PointState.ERROR, str(err)) for p in block.points})
                 continue
-            answered = True
-            words = tuple(int(v) for v in values)
-            now = self._clock()
-            blocks.append(self._raw_block(block, words, None, now))
-            for point in block.points:
-                offset = point.address - block.start
-                raw[point.key] = (words[offset : offset + point.count], now)
-        readings = self._decode(points, raw, failures)
-        self._remember_once(readings)
-        readings.update({k: v for k, v in self._once.items() if k not in readings})
-        return PollResult(
-            readings=readings,
-            blocks=tuple(blocks),
-            started=started,
-            duration=self._clock() - started,
-            available=answered or not blocks,
-            error=abort[1] if abort and not answered else None,
+            reads.answered = reads.answered_normally = True
+            learning.record_answer(block)
+            self._keep_words(block, tuple(int(v) for v in values), reads)
+        if reads.answered_normally:
+            self.splits.adopt(learning)
+        return reads
+
+    def _refused(
+        self, block: ReadBlock, err: DeviceExceptionError, learning: SplitMemory, reads: BlockReads
+    ) -> list[ReadBlock]:
+        """Book an exception answer; return the narrower reads to try after a refusal."""
+        if not err.is_illegal_address:
+            reads.failures.update({p.key: (PointState.ERROR, str(err)) for p in block.points})
+            return []
+        retry = learning.record_refusal(block)
+        covered = {p.key for b in retry for p in b.points}
+        reads.failures.update(
+            {
+                p.key: (PointState.UNAVAILABLE, str(err))
+                for p in block.points
+                if p.key not in covered
+            }
         )
+        return retry
+
+    def _keep_words(self, block: ReadBlock, words: tuple[int, ...], reads: BlockReads) -> None:
+        """Hand each point of an answered block its own words."""
+        now = self._clock()
+        reads.blocks.append(self._raw_block(block, words, None, now))
+        for point in block.points:
+            offset = point.address - block.start
+            reads.words[point.key] = (words[offset : offset + point.count], now)
+            reads.failures.pop(point.key, None)
 
     def _raw_block(
         self, block: ReadBlock, values: tuple[int, ...], error: str | None, at: float | None = None
@@ -190,26 +243,28 @@ class Poller:
             timestamp=self._clock() if at is None else at,
         )
 
-    def _decode(
-        self,
-        points: list[Point],
-        raw: Mapping[str, tuple[tuple[int, ...], float]],
-        failures: Mapping[str, tuple[PointState, str]],
-    ) -> dict[str, Reading]:
-        """Turn raw words into readings, scale points first."""
+    # --- 3. Decode -------------------------------------------------------------------------
+    def decode(self, plan: PollPlan, reads: BlockReads, started: float) -> PollResult:
+        """Turn the words of a poll into readings, scale points first."""
         readings: dict[str, Reading] = {}
         now = self._clock()
-        ordered = sorted(points, key=lambda p: p.scale_point is not None)
-        for point in ordered:
-            if point.key in failures or point.key not in raw:
-                state, error = failures.get(point.key, (PointState.UNAVAILABLE, "not read"))
+        for point in sorted(plan.points, key=lambda p: p.scale_point is not None):
+            if point.key in reads.failures or point.key not in reads.words:
+                state, error = reads.failures.get(point.key, (PointState.UNAVAILABLE, "not read"))
                 readings[point.key] = Reading(
                     key=point.key, value=None, state=state, timestamp=now, error=error
                 )
                 continue
-            words, at = raw[point.key]
+            words, at = reads.words[point.key]
             readings[point.key] = self._decode_one(point, words, at, readings)
-        return readings
+        return PollResult(
+            readings=readings,
+            blocks=tuple(reads.blocks),
+            started=started,
+            duration=now - started,
+            available=reads.answered or not reads.blocks,
+            error=reads.lost if not reads.answered else None,
+        )
 
     def _decode_one(
         self, point: Point, words: tuple[int, ...], at: float, readings: Mapping[str, Reading]
@@ -236,16 +291,3 @@ class Poller:
         if value is None:
             return failed(PointState.UNAVAILABLE, "the device reports the value as not available")
         return Reading(key=point.key, value=value, state=PointState.VALID, timestamp=at, raw=words)
-
-    def _remember_once(self, readings: Mapping[str, Reading]) -> None:
-        """Keep valid readings of ``once`` points; they are not read again."""
-        for key, reading in readings.items():
-            if (
-                reading.state is PointState.VALID
-                and self.profile.point(key).group is PollGroup.ONCE
-            ):
-                self._once[key] = reading
-
-    def forget_once(self) -> None:
-        """Read the ``once`` points again on the next poll (after a firmware change)."""
-        self._once.clear()

@@ -57,7 +57,7 @@ class _Response(Protocol):
         """Whether the response is an exception response."""
 
 
-class PymodbusLink:
+class PymodbusTransport:
     """One pymodbus client for one physical link; not safe for concurrent requests."""
 
     def __init__(self, settings: LinkSettings, on_traffic: TrafficCallback | None = None) -> None:

@@ -1,0 +1,494 @@
+"""A device session: one device (profile + unit id) on a shared bus, as front ends see it.
+
+The session decides what is polled when, keeps the device's snapshot, and runs its
+writes and commands:
+
+- Each poll group (fast, normal, slow) is polled at its own interval, and only
+  the points the front end enabled are read (disabled points cost no bus time).
+  ``once`` points are read after every (re)connect and on request.
+- The identity (serial number, firmware) is read after every (re)connect of the
+  link and whenever the device answers again after an outage; it is never carried
+  over a reconnect.
+- While the device does not answer, every point is unavailable, and each poll
+  sends a single probe request without retries, so that a dead device does not hog
+  a shared line. The first answer brings a full poll of every enabled point: the
+  device is valid again within one poll of its fast group.
+- Writes and commands are validated completely before anything is sent, then take
+  the line ahead of any waiting poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Mapping
+import logging
+import math
+import time
+from typing import Any
+
+from .bus import Bus, DeviceStats
+from .codecs import decode_point, encode_point, exponent_from_register
+from .commands import CommandResult, plan_command, run_command, validate_params
+from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
+from .link import LinkSettings
+from .models import Point, PointState, PollGroup, Profile, Reading, Table, Value
+from .planner import ReadPlan
+from .poller import ALL_GROUPS, Poller, PollPlan, PollResult, RawBlock
+from .refusals import SplitMemory
+from .snapshot import DeviceIdentity, DeviceSnapshot, GroupTiming, PollIntervals
+from .turns import Priority
+from .uid import device_uid, link_id
+
+_LOGGER = logging.getLogger(__name__)
+
+# A group is due this much before its interval has run out, so that a caller ticking at
+# exactly the interval never misses it by a rounding error.
+_DUE_SLACK_FRACTION = 0.05
+_DUE_SLACK_MAX = 0.25
+_TIMING_WINDOW = 8
+_MODEL_POINT = "model"
+_REPEATING = (PollGroup.FAST, PollGroup.NORMAL, PollGroup.SLOW)
+
+
+class DeviceSession:
+    """One device on a link: what to poll when, its snapshot, its writes and commands."""
+
+    def __init__(
+        self,
+        bus: Bus,
+        profile: Profile,
+        unit: int,
+        *,
+        intervals: PollIntervals | None = None,
+        enabled: Collection[str] | None = None,
+        expected_serial: str | None = None,
+        learned: Mapping[str, Any] | None = None,
+        link: LinkSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        """Bind the device to its bus.
+
+        ``enabled`` names the points the front end shows (None: those the profile
+        enables by default); ``expected_serial`` is the serial number the device had
+        when it was configured; ``learned`` restores refusals exported by
+        :meth:`learned_refusals`; ``link`` names the link for the device uid (the
+        bus's settings when not given).
+        """
+        self.bus = bus
+        self.profile = profile
+        self.unit = unit
+        self.intervals = intervals or PollIntervals()
+        self.expected_serial = expected_serial
+        self._link_id = link_id(link or bus.settings)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        splits = SplitMemory(clock=clock)
+        if learned:
+            splits.restore(learned)
+        self._poller = Poller(bus, profile, unit, clock=wall_clock, splits=splits)
+        self._enabled = self._checked_keys(enabled)
+        self._readings: dict[str, Reading] = {}
+        self._identity: DeviceIdentity | None = None
+        self._identity_epoch: int | None = None
+        self._available = False
+        self._polled = False
+        self._error: str | None = None
+        self._mismatch = False
+        self._polled_at: float | None = None
+        self._last_success: float | None = None
+        self._last_poll_start: float | None = None
+        self._last_group_poll: dict[PollGroup, float] = {}
+        self._group_history: dict[PollGroup, deque[float]] = {
+            group: deque(maxlen=_TIMING_WINDOW) for group in _REPEATING
+        }
+        self._refresh_requested = False
+        self._blocks: tuple[RawBlock, ...] = ()
+        bus.limit_reconnect_backoff(min(self.intervals.of(g) or math.inf for g in _REPEATING))
+
+    # --- What the front ends read -----------------------------------------------------------
+    @property
+    def uid(self) -> str | None:
+        """The device uid (``uid.py``); None until the serial number was read, where one exists."""
+        if self.profile.serial_point is None:
+            return device_uid(self.profile.family, None, self._link_id, self.unit)
+        if self._identity is None:
+            return None
+        return device_uid(self.profile.family, self._identity.serial, self._link_id, self.unit)
+
+    @property
+    def identity(self) -> DeviceIdentity | None:
+        """Who the device said it is after the last (re)connect."""
+        return self._identity
+
+    @property
+    def available(self) -> bool:
+        """Whether the device answered its last poll."""
+        return self._available
+
+    @property
+    def enabled(self) -> frozenset[str]:
+        """The keys of the points the front end wants read."""
+        return self._enabled
+
+    @property
+    def stats(self) -> DeviceStats:
+        """Requests, answers, errors and latency of this device on its bus."""
+        return self.bus.stats(self.unit)
+
+    @property
+    def blocks(self) -> tuple[RawBlock, ...]:
+        """The raw blocks of the last poll, for diagnostics."""
+        return self._blocks
+
+    @property
+    def snapshot(self) -> DeviceSnapshot:
+        """The device's latest readings and availability."""
+        return DeviceSnapshot(
+            profile=self.profile.key,
+            unit=self.unit,
+            uid=self.uid,
+            available=self._available,
+            identity=self._identity,
+            readings=dict(self._readings),
+            polled_at=self._polled_at,
+            last_success=self._last_success,
+            error=self._error,
+            identity_mismatch=self._mismatch,
+        )
+
+    def timings(self) -> tuple[GroupTiming, ...]:
+        """Asked and achieved interval of every repeating group that has enabled points."""
+        timings = []
+        for group in self._groups_in_use():
+            history = self._group_history[group]
+            achieved = (history[-1] - history[0]) / (len(history) - 1) if len(history) > 1 else None
+            timings.append(
+                GroupTiming(group=group, asked=self.intervals.of(group) or 0.0, achieved=achieved)
+            )
+        return tuple(timings)
+
+    def learned_refusals(self) -> dict[str, list[dict[str, Any]]]:
+        """Return the device's learned refusals as plain data, to restore after a restart."""
+        return self._poller.splits.export()
+
+    # --- What the front ends change ---------------------------------------------------------
+    def set_enabled(self, keys: Collection[str] | None) -> None:
+        """Read only these points from the next poll on (None: the profile's defaults)."""
+        before = self._enabled
+        self._enabled = self._checked_keys(keys)
+        for key in set(self._readings) - self._wanted_keys():
+            del self._readings[key]
+        if self._enabled - before:
+            self._refresh_requested = True
+
+    def request_refresh(self) -> None:
+        """Read every enabled point, ``once`` points included, at the next poll."""
+        self._refresh_requested = True
+
+    # --- Polling ----------------------------------------------------------------------------
+    def next_due(self) -> float:
+        """Monotonic time at which the next poll is due (now or earlier: due already)."""
+        if self._needs_full_poll():
+            return self._not_before()
+        candidates = [
+            self._last_group_poll.get(group, -math.inf) + self._interval(group)
+            for group in self._groups_in_use()
+        ]
+        return max(min(candidates, default=math.inf), self._not_before())
+
+    def due_groups(self, now: float | None = None) -> frozenset[PollGroup]:
+        """Return the groups a poll now would read (every group in use after a (re)connect)."""
+        now = self._clock() if now is None else now
+        if now < self._not_before():
+            return frozenset()
+        if self._needs_full_poll():
+            return frozenset(self._groups_in_use()) | {PollGroup.ONCE}
+        return frozenset(
+            group
+            for group in self._groups_in_use()
+            if now + self._slack(group)
+            >= self._last_group_poll.get(group, -math.inf) + self._interval(group)
+        )
+
+    async def poll_due(self, now: float | None = None) -> DeviceSnapshot:
+        """Poll the groups that are due now; return the snapshot (unchanged when none was due)."""
+        now = self._clock() if now is None else now
+        if not self.due_groups(now):
+            return self.snapshot
+        async with self.bus.turn(Priority.POLL):
+            await self._poll(self.due_groups(now), now)
+        return self.snapshot
+
+    async def refresh(self) -> DeviceSnapshot:
+        """Poll every enabled point now, ``once`` points included.
+
+        A device whose profile sets a minimum scan interval is not polled sooner than
+        that after the previous poll began: the refresh waits.
+        """
+        self._refresh_requested = True
+        async with self.bus.turn(Priority.POLL):
+            wait = self._not_before() - self._clock()
+            if wait > 0:
+                await self._sleep(wait)
+            await self._poll(self.due_groups(math.inf), self._clock())
+        return self.snapshot
+
+    async def _poll(self, groups: frozenset[PollGroup], now: float) -> None:
+        """Probe an unreachable device first; poll ``groups``, or everything on a (re)connect."""
+        self._last_poll_start = now
+        for group in groups & set(_REPEATING):
+            self._last_group_poll[group] = now
+            self._group_history[group].append(now)
+        if self._polled and not self._available:
+            if not await self._probe():
+                self._polled_at = self._wall_clock()
+                return
+            full = True
+        else:
+            full = self._needs_full_poll()
+        if full:
+            groups = frozenset(self._groups_in_use()) | {PollGroup.ONCE}
+        result = await self._poller.poll(groups, self._wanted_keys())
+        self._blocks = result.blocks
+        self._polled = True
+        self._merge(result)
+        if full and result.available:
+            self._refresh_requested = False
+            self._identity_epoch = self.bus.epoch
+            self._take_identity()
+
+    async def _probe(self) -> bool:
+        """Send one read, without retries, to learn whether the device answers again."""
+        plan = self._poller.plan(
+            frozenset(self._groups_in_use()) | {PollGroup.ONCE}, self._wanted_keys()
+        )
+        if not plan.reads.blocks:
+            return True
+        first = plan.reads.blocks[0]
+        probe = PollPlan(
+            points=first.points, reads=ReadPlan(blocks=(first,), unplannable=(), refused=())
+        )
+        reads = await self._poller.read(probe, retries=0)
+        if reads.answered:
+            return True
+        self._error = reads.lost or self._error
+        return False
+
+    def _merge(self, result: PollResult) -> None:
+        """Fold a poll into the snapshot; an unanswered poll makes every point unavailable."""
+        self._polled_at = self._wall_clock()
+        if not result.available:
+            if self._available or not self._readings:
+                _LOGGER.debug(
+                    "%s: unit %s does not answer: %s", self.profile.key, self.unit, result.error
+                )
+            self._available = False
+            self._error = result.error
+            self._readings = {
+                key: _stale(reading, PointState.UNAVAILABLE, result.error)
+                for key, reading in self._readings.items()
+            }
+            return
+        self._available = True
+        self._error = None
+        self._last_success = self._polled_at
+        for key, reading in result.readings.items():
+            previous = self._readings.get(key)
+            if reading.state is PointState.VALID or previous is None:
+                self._readings[key] = reading
+            else:
+                self._readings[key] = _stale(previous, reading.state, reading.error)
+
+    def _take_identity(self) -> None:
+        """Read identity from the points just polled; refuse a device that is not the one configured."""
+        serial = self._text(self.profile.serial_point)
+        firmware = self._text(self.profile.firmware_point)
+        previous = self._identity
+        self._identity = DeviceIdentity(
+            manufacturer=self.profile.manufacturer,
+            model=self._text(_MODEL_POINT) or self.profile.name,
+            serial=serial,
+            firmware=firmware,
+            profile=self.profile.key,
+        )
+        if previous is not None and previous.firmware != firmware:
+            self._poller.splits.forget()
+        self._mismatch = (
+            self.expected_serial is not None
+            and serial is not None
+            and serial != self.expected_serial
+        )
+        if self._mismatch:
+            error = f"a different device answers: serial {serial}, expected {self.expected_serial}"
+            self._available = False
+            self._error = error
+            self._readings = {
+                key: _stale(reading, PointState.UNAVAILABLE, error)
+                for key, reading in self._readings.items()
+            }
+
+    def _text(self, key: str | None) -> str | None:
+        """Return a valid point value as text, or None."""
+        if key is None or not self.profile.has_point(key):
+            return None
+        reading = self._readings.get(key)
+        if reading is None or reading.state is not PointState.VALID or reading.value is None:
+            return None
+        return str(reading.value)
+
+    # --- Writes and commands ----------------------------------------------------------------
+    async def run_command(
+        self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
+    ) -> CommandResult:
+        """Validate command ``key`` completely, then run it ahead of any waiting poll."""
+        try:
+            command = self.profile.command(key)
+        except KeyError:
+            known = ", ".join(c.key for c in self.profile.commands) or "none"
+            raise WriteValidationError(
+                f"{self.profile.key} has no command '{key}' (commands: {known})"
+            ) from None
+        plan_command(self.profile, command, validate_params(command, params or {}))
+        if command.dangerous and not confirm:
+            raise ConfirmationRequiredError(
+                f"{key} is dangerous and needs an explicit confirmation"
+            )
+        async with self.bus.turn(Priority.COMMAND):
+            result = await run_command(
+                self.bus, self.profile, self.unit, key, params, confirm=confirm, sleep=self._sleep
+            )
+        self._refresh_requested = True
+        return result
+
+    async def write_point(self, key: str, value: Value, *, confirm: bool = False) -> Reading:
+        """Validate, encode and write a writable point, then read it back and return it."""
+        point = self._writable_point(key, confirm=confirm)
+        exponent = self._scale_exponent(point)
+        registers = encode_point(point, value, exponent)
+        expected = decode_point(point, registers, exponent)
+        async with self.bus.turn(Priority.COMMAND):
+            if point.table is Table.COIL:
+                await self.bus.write_coils(
+                    self.unit, point.address, [bool(r) for r in registers], self.profile.limits
+                )
+            else:
+                await self.bus.write_registers(
+                    self.unit, point.address, registers, self.profile.limits
+                )
+            result = await self._poller.poll(ALL_GROUPS, [key])
+        self._merge(result)
+        reading = self._readings[key]
+        if reading.state is not PointState.VALID or not _same(reading.value, expected):
+            raise CommandFailedError(
+                key,
+                "readback_mismatch",
+                f"{key} reads back {reading.value!r} after writing {expected!r}",
+            )
+        return reading
+
+    async def read_registers(self, table: Table, address: int, count: int) -> list[int]:
+        """Read raw registers (or bits) for support, ahead of any waiting poll."""
+        if count < 1 or count > self.profile.limits.max_items(table) or not 0 <= address <= 0xFFFF:
+            raise WriteValidationError(
+                f"a read of {count} from {address} is outside what one request may ask"
+            )
+        async with self.bus.turn(Priority.COMMAND):
+            values = await self.bus.read(self.unit, table, address, count, self.profile.limits)
+        return [int(v) for v in values]
+
+    def _writable_point(self, key: str, *, confirm: bool) -> Point:
+        """Return point ``key`` if the profile lets it be written; checked before anything is sent."""
+        if not self.profile.has_point(key):
+            raise WriteValidationError(f"{self.profile.key} has no point '{key}'")
+        point = self.profile.point(key)
+        if point.write is None or point.table in (Table.INPUT_REGISTER, Table.DISCRETE_INPUT):
+            raise WriteValidationError(f"{key} is not writable")
+        if point.write.dangerous and not confirm:
+            raise ConfirmationRequiredError(
+                f"{key} is dangerous to write and needs an explicit confirmation"
+            )
+        return point
+
+    def _scale_exponent(self, point: Point) -> int | None:
+        """Return the exponent of a point's scale register, from its last valid reading."""
+        if point.scale_point is None:
+            return None
+        scale = self._readings.get(point.scale_point)
+        if scale is None or scale.state is not PointState.VALID or not scale.raw:
+            raise WriteValidationError(
+                f"{point.key}: its scale ({point.scale_point}) has not been read yet; poll first"
+            )
+        return exponent_from_register(scale.raw[0])
+
+    # --- Inside -----------------------------------------------------------------------------
+    def _checked_keys(self, keys: Collection[str] | None) -> frozenset[str]:
+        """Return the enabled keys, each checked against the profile."""
+        if keys is None:
+            return frozenset(p.key for p in self.profile.points if p.enabled_by_default)
+        unknown = sorted(k for k in keys if not self.profile.has_point(k))
+        if unknown:
+            raise WriteValidationError(f"{self.profile.key} has no point {', '.join(unknown)}")
+        return frozenset(keys)
+
+    def _wanted_keys(self) -> frozenset[str]:
+        """Return the enabled points plus what identity needs."""
+        identity = (self.profile.serial_point, self.profile.firmware_point)
+        extra = {k for k in identity if k is not None}
+        if self.profile.has_point(_MODEL_POINT):
+            extra.add(_MODEL_POINT)
+        return self._enabled | extra
+
+    def _groups_in_use(self) -> list[PollGroup]:
+        """Repeating groups with at least one enabled point, fastest first."""
+        groups = {self.profile.point(k).group for k in self._enabled}
+        return [group for group in _REPEATING if group in groups]
+
+    def _needs_full_poll(self) -> bool:
+        """Whether the next poll must read everything: first poll, reconnect or refresh.
+
+        A device that stopped answering is probed at its groups' pace instead, and
+        polled in full once it answers (see :meth:`_poll`).
+        """
+        if self._polled and not self._available:
+            return False
+        return (
+            self._refresh_requested
+            or self._identity_epoch is None
+            or self._identity_epoch != self.bus.epoch
+        )
+
+    def _interval(self, group: PollGroup) -> float:
+        """Seconds between polls of a repeating group."""
+        return self.intervals.of(group) or math.inf
+
+    def _slack(self, group: PollGroup) -> float:
+        """How early a group counts as due."""
+        return min(self._interval(group) * _DUE_SLACK_FRACTION, _DUE_SLACK_MAX)
+
+    def _not_before(self) -> float:
+        """Return the earliest time of the next poll, after the profile's minimum scan interval."""
+        if self._last_poll_start is None:
+            return -math.inf
+        return self._last_poll_start + self.profile.limits.min_scan_interval
+
+
+def _stale(reading: Reading, state: PointState, error: str | None) -> Reading:
+    """Keep a reading's last value and its time, marked as no longer valid."""
+    return Reading(
+        key=reading.key, value=reading.value, state=state, timestamp=reading.timestamp, error=error
+    )
+
+
+def _same(value: Value | None, expected: Value | None) -> bool:
+    """Equality that tolerates float32 rounding of a written float."""
+    if (
+        isinstance(value, float)
+        and isinstance(expected, int | float)
+        and not isinstance(expected, bool)
+    ):
+        return math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9)
+    return value == expected
