@@ -29,9 +29,11 @@ from powerbus.models import (
     CheckStep,
     Command,
     Confidence,
+    ParamKind,
     ParamSpec,
     Point,
     Probe,
+    ProbeExpectation,
     Profile,
     Step,
     Table,
@@ -238,10 +240,9 @@ def variants_section(family: Family) -> list[str]:
 
 def probe_text(family: Family, probe: Probe) -> str:
     """Describe one detection probe."""
-    expect = probe.expect
-    if isinstance(expect, tuple):
-        outcome = "reads " + ", ".join(f"0x{value:04X}" for value in expect)
-    elif expect == "exception":
+    if probe.expect is ProbeExpectation.VALUES:
+        outcome = "reads " + ", ".join(f"0x{value:04X}" for value in probe.values)
+    elif probe.expect is ProbeExpectation.EXCEPTION:
         outcome = "must be refused"
     else:
         outcome = "must answer"
@@ -390,8 +391,8 @@ def ha_class(point: Point) -> str:
 def group_text(point: Point) -> str:
     """Render the poll group, with the entity category and a disabled-by-default mark."""
     parts = [point.group.value]
-    if point.entity_category:
-        parts.append(point.entity_category)
+    if point.entity_category is not None:
+        parts.append(point.entity_category.value)
     if not point.enabled_by_default:
         parts.append("off by default")
     return ", ".join(parts)
@@ -445,12 +446,12 @@ def commands_section(family: Family) -> list[str]:
 
 def param_text(param: ParamSpec) -> str:
     """Describe one command parameter."""
-    if param.kind == "choice":
+    if param.kind is ParamKind.CHOICE:
         detail = ", ".join(f"{label}={value}" for label, value in param.choices.items())
-    elif param.kind == "int_list":
+    elif param.kind is ParamKind.INT_LIST:
         detail = f"list of {param.length} integers"
     else:
-        detail = param.kind
+        detail = param.kind.value
         if param.minimum is not None or param.maximum is not None:
             low = "…" if param.minimum is None else number(param.minimum)
             high = "…" if param.maximum is None else number(param.maximum)

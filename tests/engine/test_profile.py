@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from powerbus.errors import ProfileError
-from powerbus.models import DataType, PollGroup, Table
+from powerbus.models import (
+    DataType,
+    EntityCategory,
+    ParamKind,
+    PollGroup,
+    ProbeExpectation,
+    StateClass,
+    Table,
+)
 from powerbus.profile import builtin_profiles, get_profile, load_profile_file, parse_profile_text
 
 PRO380_FILE = Path(__file__).parents[2] / "custom_components/powerbus/engine/profiles/pro380.yaml"
@@ -24,6 +32,35 @@ point_sets:
     - {{key: value, name: Value, table: {table}, address: {address}}}
 variants:
   - {{key: tiny, name: Tiny, point_sets: [all]}}
+"""
+
+NAMED_KINDS = """
+family: tiny
+manufacturer: Test
+point_sets:
+  all:
+    - {key: energy, name: Energy, table: holding_register, address: 0, data_type: u32, state_class: total_increasing}
+    - {key: unit_id, name: Unit id, table: holding_register, address: 2, entity_category: config, write: {min: 1, max: 247}}
+commands:
+  - key: configure
+    name: Configure
+    params:
+      - {key: seconds, name: Seconds, kind: int, min: 1, max: 30}
+      - {key: level, name: Level, kind: float}
+      - {key: enabled, name: Enabled, kind: bool}
+      - {key: mode, name: Mode, kind: choice, choices: {slow: 1, fast: 2}}
+      - {key: words, name: Words, kind: int_list, length: 2}
+    steps:
+      - write: {point: unit_id, value: {param: seconds}}
+variants:
+  - key: tiny
+    name: Tiny
+    point_sets: [all]
+    commands: [configure]
+    detect:
+      - {table: holding_register, address: 0}
+      - {table: holding_register, address: 9, expect: exception}
+      - {table: holding_register, address: 0, count: 2, expect: [0x1234, 0]}
 """
 
 
@@ -184,6 +221,42 @@ def test_only_choice_and_int_parameters_name_values() -> None:
         match=r"point 'set_en50160_limit', field 'params.value': only choice and int parameters",
     ):
         parse_profile_text(text, "powerlogic.yaml")
+
+
+def test_named_kinds_load_as_enums() -> None:
+    """Parameter kinds, probe expectations and Home Assistant hints become enum members."""
+    profile = parse_profile_text(NAMED_KINDS, "tiny.yaml")["tiny"]
+
+    kinds = [param.kind for param in profile.command("configure").params]
+    assert kinds == list(ParamKind)
+    assert all(isinstance(kind, ParamKind) for kind in kinds)
+    assert [(probe.expect, probe.values) for probe in profile.detect] == [
+        (ProbeExpectation.ANSWER, ()),
+        (ProbeExpectation.EXCEPTION, ()),
+        (ProbeExpectation.VALUES, (0x1234, 0)),
+    ]
+    assert all(isinstance(probe.expect, ProbeExpectation) for probe in profile.detect)
+    energy, unit_id = profile.point("energy"), profile.point("unit_id")
+    assert energy.state_class is StateClass.TOTAL_INCREASING
+    assert energy.entity_category is None
+    assert unit_id.state_class is None
+    assert unit_id.entity_category is EntityCategory.CONFIG
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("kind: bool", "kind: boolean", r"\['bool', 'choice', 'float', 'int', 'int_list'\]"),
+        ("expect: exception", "expect: refused", r"\['answer', 'exception'\]"),
+        ("entity_category: config", "entity_category: setup", r"\['config', 'diagnostic'\]"),
+        ("state_class: total_increasing", "state_class: sum", r"\['measurement', 'total', "),
+    ],
+)
+def test_an_unknown_kind_lists_the_known_ones(old: str, new: str, message: str) -> None:
+    """A misspelt kind is refused with the names that are allowed."""
+    field = old.partition(":")[0]
+    with pytest.raises(ProfileError, match=rf"field '{field}': value must be one of {message}"):
+        parse_profile_text(NAMED_KINDS.replace(old, new), "tiny.yaml")
 
 
 def test_unreadable_file_and_bad_yaml_are_profile_errors(tmp_path: Path) -> None:

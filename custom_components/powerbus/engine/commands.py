@@ -23,6 +23,7 @@ from .models import (
     CheckStep,
     Command,
     Outcome,
+    ParamKind,
     ParamSpec,
     Point,
     Profile,
@@ -93,11 +94,11 @@ def validate_params(command: Command, given: Mapping[str, Any]) -> dict[str, Par
 def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
     """One parameter, checked against its kind, range, choices and length."""
     where = f"{command}: parameter '{spec.key}'"
-    if spec.kind == "bool":
+    if spec.kind is ParamKind.BOOL:
         if not isinstance(value, bool):
             raise WriteValidationError(f"{where} must be true or false")
         return value
-    if spec.kind == "choice":
+    if spec.kind is ParamKind.CHOICE:
         if isinstance(value, str) and value in spec.choices:
             return spec.choices[value]
         if (
@@ -107,11 +108,11 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
         ):
             return value
         raise WriteValidationError(f"{where} must be one of {', '.join(spec.choices)}")
-    if spec.kind == "int" and spec.choices:
+    if spec.kind is ParamKind.INT and spec.choices:
         named = _named_value(spec, value)
         if named is not None:
             return named
-    if spec.kind == "int_list":
+    if spec.kind is ParamKind.INT_LIST:
         if not isinstance(value, Sequence) or isinstance(value, str):
             raise WriteValidationError(f"{where} must be a list of {spec.length} integers")
         if len(value) != spec.length:
@@ -121,8 +122,9 @@ def _validate_param(command: str, spec: ParamSpec, value: Any) -> ParamValue:
         return [
             int(_number(where, spec, item, integer=True, index=i)) for i, item in enumerate(value)
         ]
-    number = _number(where, spec, value, integer=spec.kind == "int")
-    return int(number) if spec.kind == "int" else float(number)
+    integer = spec.kind is ParamKind.INT
+    number = _number(where, spec, value, integer=integer)
+    return int(number) if integer else float(number)
 
 
 def _named_value(spec: ParamSpec, value: Any) -> int | None:

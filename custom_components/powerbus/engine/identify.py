@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .bus import Bus
 from .errors import DeviceExceptionError, LinkError, ModbusError
-from .models import Probe, Profile, Value
+from .models import Probe, ProbeExpectation, Profile, Value
 from .poller import Poller
 
 ProgressCallback = Callable[[int, int, int], None]
@@ -28,12 +28,10 @@ async def probe_matches(bus: Bus, unit: int, profile: Profile, probe: Probe) -> 
     try:
         values = await bus.read(unit, probe.table, probe.address, probe.count, profile.limits)
     except DeviceExceptionError as err:
-        return probe.expect == "exception" and not err.is_gateway_path
-    if probe.expect == "answer":
-        return True
-    if probe.expect == "exception":
-        return False
-    return tuple(int(v) for v in values) == probe.expect
+        return probe.expect is ProbeExpectation.EXCEPTION and not err.is_gateway_path
+    if probe.expect is ProbeExpectation.VALUES:
+        return tuple(int(v) for v in values) == probe.values
+    return probe.expect is ProbeExpectation.ANSWER
 
 
 async def detect_profile(bus: Bus, unit: int, candidates: Iterable[Profile]) -> Profile | None:

@@ -123,6 +123,21 @@ class PollGroup(StrEnum):
     ONCE = "once"
 
 
+class EntityCategory(StrEnum):
+    """Where Home Assistant files a point that is not one of the device's main values."""
+
+    CONFIG = "config"
+    DIAGNOSTIC = "diagnostic"
+
+
+class StateClass(StrEnum):
+    """How Home Assistant keeps statistics of a numeric point."""
+
+    MEASUREMENT = "measurement"
+    TOTAL = "total"
+    TOTAL_INCREASING = "total_increasing"
+
+
 class Confidence(StrEnum):
     """How well a fact in a profile is backed by sources."""
 
@@ -137,6 +152,29 @@ class PointState(StrEnum):
     VALID = "valid"
     UNAVAILABLE = "unavailable"
     ERROR = "error"
+
+
+class ProbeExpectation(StrEnum):
+    """What a detection probe expects of the device it reads."""
+
+    ANSWER = "answer"
+    """Any normal answer."""
+    EXCEPTION = "exception"
+    """An exception response: the device must refuse the read."""
+    VALUES = "values"
+    """An answer with exactly the probe's register values."""
+
+
+class ParamKind(StrEnum):
+    """The type of value a command parameter takes."""
+
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    CHOICE = "choice"
+    """One of the parameter's labelled values, given by label or by number."""
+    INT_LIST = "int_list"
+    """A fixed number of integers, one register each."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -227,14 +265,14 @@ class Point:
     scale_point: str | None = None
     unit: str | None = None
     device_class: str | None = None
-    state_class: str | None = None
+    state_class: StateClass | None = None
     precision: int | None = None
     options: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     bit: int | None = None
     bit_field: tuple[int, int] | None = None
     sentinels: tuple[int, ...] = ()
     group: PollGroup = PollGroup.NORMAL
-    entity_category: str | None = None
+    entity_category: EntityCategory | None = None
     enabled_by_default: bool = True
     write: WriteSpec | None = None
     confidence: Confidence = Confidence.CONFIRMED
@@ -255,14 +293,15 @@ class Point:
 class Probe:
     """One read used to recognise a device.
 
-    ``expect`` is ``"answer"`` (any normal answer), ``"exception"`` (the device
-    must refuse the read), or a tuple of register values that must match.
+    ``expect`` says what the device must do; with :attr:`ProbeExpectation.VALUES`,
+    the registers it answers with must equal ``values``.
     """
 
     table: Table
     address: int
     count: int
-    expect: str | tuple[int, ...] = "answer"
+    expect: ProbeExpectation = ProbeExpectation.ANSWER
+    values: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -275,7 +314,7 @@ class ParamSpec:
 
     key: str
     name: str
-    kind: str
+    kind: ParamKind
     minimum: float | None = None
     maximum: float | None = None
     choices: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))

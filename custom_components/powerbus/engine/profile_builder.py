@@ -26,6 +26,7 @@ from .models import (
     Point,
     PollGroup,
     Probe,
+    ProbeExpectation,
     Profile,
     TransportDefaults,
     WordOrder,
@@ -274,9 +275,11 @@ class FamilyBuilder:
         """Build one detection probe."""
         table, address = self.addresses.resolve(raw["address"], raw["table"], "detect.address")
         expect = raw["expect"]
+        listed = isinstance(expect, list)
         return Probe(
             table=table,
             address=address,
             count=raw["count"],
-            expect=tuple(expect) if isinstance(expect, list) else expect,
+            expect=ProbeExpectation.VALUES if listed else expect,
+            values=tuple(expect) if listed else (),
         )

@@ -21,6 +21,7 @@ from .models import (
     Command,
     Confidence,
     Outcome,
+    ParamKind,
     ParamSpec,
     Point,
     Step,
@@ -60,21 +61,22 @@ class CommandBuilder:
 
     def _param(self, command: str, raw: dict[str, Any]) -> ParamSpec:
         """Build one command parameter."""
-        if raw["kind"] == "choice" and not raw.get("choices"):
+        kind: ParamKind = raw["kind"]
+        if kind is ParamKind.CHOICE and not raw.get("choices"):
             raise ProfileError(
                 self.file,
                 "a choice parameter needs choices",
                 point=command,
                 field=f"params.{raw['key']}",
             )
-        if raw["kind"] == "int_list" and "length" not in raw:
+        if kind is ParamKind.INT_LIST and "length" not in raw:
             raise ProfileError(
                 self.file,
                 "an int_list parameter needs a length",
                 point=command,
                 field=f"params.{raw['key']}",
             )
-        if raw.get("choices") and raw["kind"] not in ("choice", "int"):
+        if raw.get("choices") and kind not in (ParamKind.CHOICE, ParamKind.INT):
             raise ProfileError(
                 self.file,
                 "only choice and int parameters take choices",
@@ -84,7 +86,7 @@ class CommandBuilder:
         return ParamSpec(
             key=raw["key"],
             name=raw["name"],
-            kind=raw["kind"],
+            kind=kind,
             minimum=raw.get("min"),
             maximum=raw.get("max"),
             choices=MappingProxyType(dict(raw.get("choices", {}))),
@@ -104,9 +106,9 @@ class CommandBuilder:
         """Build one command step, resolving addresses and checking references."""
         if "wait" in raw:
             return WaitStep(seconds=raw["wait"])
-        kind = "write" if "write" in raw else "check"
-        body = raw[kind]
-        field = f"steps.{kind}"
+        writes = "write" in raw
+        field = "steps.write" if writes else "steps.check"
+        body = raw["write"] if writes else raw["check"]
         point_key = body.get("point")
         table: Table = body.get("table", Table.HOLDING_REGISTER)
         address: int | None = None
@@ -120,7 +122,7 @@ class CommandBuilder:
                     point=command,
                     field=field,
                 )
-            if kind == "write" and not point.writable:
+            if writes and not point.writable:
                 raise ProfileError(
                     self.file, f"point '{point_key}' is not writable", point=command, field=field
                 )
@@ -144,7 +146,7 @@ class CommandBuilder:
                 raise ProfileError(
                     self.file, f"names no parameter: '{ref.param}'", point=command, field=field
                 )
-        if kind == "write":
+        if writes:
             if not refs:
                 raise ProfileError(
                     self.file, "a write needs a value or values", point=command, field=field
@@ -190,7 +192,12 @@ class CommandBuilder:
             raise ProfileError(
                 self.file, f"names no parameter: '{key}'", point=command, field=field
             )
-        if spec.kind != "int" or spec.minimum is None or spec.maximum is None or spec.choices:
+        if (
+            spec.kind is not ParamKind.INT
+            or spec.minimum is None
+            or spec.maximum is None
+            or spec.choices
+        ):
             raise ProfileError(
                 self.file,
                 f"parameter '{key}' names a register, so it must be an int with min and max "

@@ -9,15 +9,35 @@ command, or variant) and the field.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import voluptuous as vol
 
 from .errors import ProfileError
-from .models import Addressing, Confidence, DataType, PollGroup, Table, WordOrder
+from .models import (
+    Addressing,
+    Confidence,
+    DataType,
+    EntityCategory,
+    ParamKind,
+    PollGroup,
+    ProbeExpectation,
+    StateClass,
+    Table,
+    WordOrder,
+)
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "int_list")
-ENTITY_CATEGORIES = ("diagnostic", "config")
+
+def _one_of(*members: StrEnum) -> vol.All:
+    """Accept the text of one of ``members`` and return that member.
+
+    A value that names none of them fails with the list of the names allowed.
+    """
+    enum = type(members[0])
+    return vol.All(vol.In([member.value for member in members]), vol.Coerce(enum))
+
+
 _KEY = vol.Match(r"^[a-z][a-z0-9_]*$", msg="must be lower_snake_case")
 _U16 = vol.All(int, vol.Range(min=0, max=0xFFFF))
 
@@ -73,7 +93,7 @@ _POINT = {
     vol.Optional("scale_point"): _KEY,
     vol.Optional("unit"): str,
     vol.Optional("device_class"): _KEY,
-    vol.Optional("state_class"): vol.In(["measurement", "total", "total_increasing"]),
+    vol.Optional("state_class"): _one_of(*StateClass),
     vol.Optional("precision"): vol.All(int, vol.Range(min=0, max=6)),
     vol.Optional("options"): {int: _KEY},
     vol.Optional("bit"): vol.All(int, vol.Range(min=0, max=15)),
@@ -82,7 +102,7 @@ _POINT = {
     ),
     vol.Optional("sentinels"): [int],
     vol.Optional("group"): vol.Coerce(PollGroup),
-    vol.Optional("entity_category"): vol.In(ENTITY_CATEGORIES),
+    vol.Optional("entity_category"): _one_of(*EntityCategory),
     vol.Optional("enabled_by_default"): bool,
     vol.Optional("write"): _WRITE,
     vol.Optional("confidence"): vol.Coerce(Confidence),
@@ -99,13 +119,15 @@ _PROBE = {
     vol.Optional("table", default=Table.HOLDING_REGISTER.value): vol.Coerce(Table),
     vol.Required("address"): vol.All(int, vol.Range(min=0)),
     vol.Optional("count", default=1): vol.All(int, vol.Range(min=1, max=125)),
-    vol.Optional("expect", default="answer"): vol.Any(vol.In(["answer", "exception"]), [_U16]),
+    vol.Optional("expect", default=ProbeExpectation.ANSWER.value): vol.Any(
+        _one_of(ProbeExpectation.ANSWER, ProbeExpectation.EXCEPTION), [_U16]
+    ),
 }
 
 _PARAM = {
     vol.Required("key"): _KEY,
     vol.Required("name"): str,
-    vol.Required("kind"): vol.In(PARAM_KINDS),
+    vol.Required("kind"): _one_of(*ParamKind),
     vol.Optional("min"): vol.Coerce(float),
     vol.Optional("max"): vol.Coerce(float),
     vol.Optional("choices"): {_KEY: int},

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from ..errors import ProfileError
-from ..models import ParamSpec, Point
+from ..models import ParamKind, ParamSpec, Point
 from ..profile import builtin_profiles, get_profile, load_profile_file
 from .output import EXIT_FAILURE, EXIT_OK, format_address, format_table, plural, serial_label
 
@@ -135,9 +135,9 @@ def _params_label(params: Sequence[ParamSpec]) -> str:
 
 def _param_label(spec: ParamSpec) -> str:
     """Describe what one parameter accepts."""
-    if spec.kind == "choice":
+    if spec.kind is ParamKind.CHOICE:
         return "|".join(spec.choices)
-    label = spec.kind if spec.length is None else f"{spec.kind}[{spec.length}]"
+    label = spec.kind.value if spec.length is None else f"{spec.kind}[{spec.length}]"
     if spec.minimum is not None or spec.maximum is not None:
         low = "" if spec.minimum is None else f"{spec.minimum:g}"
         high = "" if spec.maximum is None else f"{spec.maximum:g}"

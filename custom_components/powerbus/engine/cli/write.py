@@ -16,7 +16,7 @@ from ..errors import (
     WriteValidationError,
 )
 from ..link import LinkSettings, parse_link
-from ..models import Command, ParamSpec, Profile
+from ..models import Command, ParamKind, ParamSpec, Profile
 from ..profile import get_profile
 from .arguments import add_device_arguments, comma_list
 from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_value, plural
@@ -119,14 +119,14 @@ def _command_params(command: Command, pairs: Sequence[str]) -> dict[str, Any]:
 def _param_value(command: Command, spec: ParamSpec, text: str) -> Any:
     """Convert the text of one parameter into the value its kind takes."""
     where = f"{command.key}: parameter '{spec.key}'"
-    if spec.kind == "bool":
+    if spec.kind is ParamKind.BOOL:
         word = text.strip().lower()
         if word not in _TRUE_WORDS | _FALSE_WORDS:
             raise WriteValidationError(f"{where} must be true or false, not '{text}'")
         return word in _TRUE_WORDS
-    if spec.kind == "choice":
+    if spec.kind is ParamKind.CHOICE:
         return int(text) if text.isdigit() and text not in spec.choices else text
-    if spec.kind == "int_list":
+    if spec.kind is ParamKind.INT_LIST:
         return [_number(where, item) for item in comma_list(text)]
     return _number(where, text)
 
