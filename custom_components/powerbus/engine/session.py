@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 import logging
 import math
 import time
@@ -30,6 +30,7 @@ from typing import Any
 from .bus import Bus, DeviceStats
 from .codecs import decode_point, encode_point, exponent_from_register
 from .commands import CommandResult, plan_command, run_command, validate_params
+from .energy_transfer import EnergyTransferResult, transfer_energy
 from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
 from .link import LinkSettings
 from .models import Point, PointState, PollGroup, Profile, Reading, Table, Value
@@ -158,7 +159,24 @@ class DeviceSession:
             last_success=self._last_success,
             error=self._error,
             identity_mismatch=self._mismatch,
+            stats=self._statistics(),
         )
+
+    def _statistics(self) -> dict[str, float | int | None]:
+        """Return the bus statistics a snapshot carries."""
+        stats = self.stats
+        fastest = next(iter(self.timings()), None)
+        return {
+            "requests": stats.requests,
+            "errors": sum(stats.errors.values()),
+            "timeouts": stats.timeouts,
+            "latency": round(stats.latency_mean * 1000, 2) if stats.responses else None,
+            "last_success": stats.last_success,
+            "interval_asked": None if fastest is None else fastest.asked,
+            "interval_achieved": None
+            if fastest is None or fastest.achieved is None
+            else round(fastest.achieved, 3),
+        }
 
     def timings(self) -> tuple[GroupTiming, ...]:
         """Asked and achieved interval of every repeating group that has enabled points."""
@@ -389,6 +407,31 @@ class DeviceSession:
                 f"{key} reads back {reading.value!r} after writing {expected!r}",
             )
         return reading
+
+    async def transfer_energy(
+        self,
+        *,
+        source: DeviceSession | None = None,
+        registers: Sequence[object] | None = None,
+        confirm: bool = False,
+    ) -> EnergyTransferResult:
+        """Preset this meter's energy counters from an old meter (``energy_transfer.py``).
+
+        Give the old meter's session (``source``) or its 28 noted registers.
+        """
+        async with self.bus.turn(Priority.COMMAND):
+            result = await transfer_energy(
+                self.bus,
+                self.profile,
+                self.unit,
+                source=self.profile if source is None else source.profile,
+                source_unit=None if source is None else source.unit,
+                source_bus=None if source is None else source.bus,
+                registers=registers,
+                confirm=confirm,
+            )
+        self._refresh_requested = True
+        return result
 
     async def read_registers(self, table: Table, address: int, count: int) -> list[int]:
         """Read raw registers (or bits) for support, ahead of any waiting poll."""

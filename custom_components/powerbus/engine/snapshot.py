@@ -9,7 +9,7 @@ timestamp of when that value was read, so nothing old ever passes as fresh.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 from types import MappingProxyType
 
@@ -97,6 +97,9 @@ class DeviceSnapshot:
     """Why the device is unavailable, when it is."""
     identity_mismatch: bool = False
     """A device other than the one configured answers at this unit id."""
+    stats: Mapping[str, float | int | None] = field(default_factory=dict)
+    """Bus statistics: requests, errors, timeouts, latency (ms, mean), last_success (POSIX
+    time), interval_asked and interval_achieved (s, of the fastest group in use)."""
 
     def value(self, key: str) -> Value | None:
         """Return the value of ``key`` if it is valid now, else None."""
