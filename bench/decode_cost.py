@@ -26,13 +26,14 @@ import platform
 import struct
 import timeit
 
+from wiretime import plan_time
+
 from powerbus.codecs import decode_point, exponent_from_register
 from powerbus.errors import DecodeError
 from powerbus.models import DataType, Point, Profile, Value, WordOrder
 from powerbus.planner import plan_reads
 from powerbus.profile import builtin_profiles, get_profile
 from powerbus.simulator.behaviours import simulated_device
-from powerbus.wiretime import plan_time
 
 REPEATS = 5
 

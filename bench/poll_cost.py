@@ -4,7 +4,7 @@ Run from the repository root, in an environment where the project is installed:
 
     python bench/poll_cost.py [--runs 20] [--baud 9600]
 
-Modelled (``engine/wiretime.py``), at the baud rate given, 8E1 (11-bit characters):
+Modelled (``bench/wiretime.py``), at the baud rate given, 8E1 (11-bit characters):
 the transactions, bytes and RTU line time of a full poll (every poll group) of
 every shipped profile, for three ways of reading the same points:
 
@@ -41,18 +41,10 @@ import termios
 import time
 
 import serial
-
-from powerbus.bus import Bus
-from powerbus.link import LinkKind, LinkSettings
-from powerbus.models import Profile
-from powerbus.planner import count_requests_one_per_point, plan_reads
-from powerbus.poller import Poller
-from powerbus.profile import builtin_profiles, get_profile, with_limits
-from powerbus.simulator.behaviours import simulated_device
-from powerbus.simulator.server import Simulator
-from powerbus.wiretime import (
+from wiretime import (
     Framing,
     Traffic,
+    count_requests_one_per_point,
     frame_silence,
     gap_items,
     lower_bound_traffic,
@@ -61,6 +53,15 @@ from powerbus.wiretime import (
     shared_bus_time,
     traffic_time,
 )
+
+from powerbus.bus import Bus
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import Profile
+from powerbus.planner import plan_reads
+from powerbus.poller import Poller
+from powerbus.profile import builtin_profiles, get_profile, with_limits
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.simulator.server import Simulator
 
 GOAL = 0.05  # our plan may take at most 5 % longer than the floor
 UNIT = 1

@@ -15,6 +15,7 @@ from powerbus.codecs import (
     encode_point,
     encode_value,
     exponent_from_register,
+    to_signed16,
 )
 from powerbus.errors import DecodeError, WriteValidationError
 from powerbus.models import DataType, Point, Table, WordOrder, WriteSpec
@@ -375,6 +376,18 @@ def test_bcpm_scale_register() -> None:
 def test_exponent_is_a_signed_int16(raw: int, exponent: int) -> None:
     """Scale registers hold two's-complement exponents."""
     assert exponent_from_register(raw) == exponent
+
+
+@given(st.integers(min_value=0, max_value=0xFFFF))
+@example(0x7FFF)
+@example(0x8000)
+@example(0xFFFF)
+def test_to_signed16_reads_a_register_as_int16(word: int) -> None:
+    """Any register reads as the int16 with the same bits, as the s16 type decodes it."""
+    signed = to_signed16(word)
+    assert signed == struct.unpack(">h", struct.pack(">H", word))[0]
+    assert u16(signed) == word
+    assert signed == decode_registers(DataType.S16, [word], WordOrder.ABCD)
 
 
 def test_positive_exponent_multiplies() -> None:

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 import pytest
 
 from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
-from powerbus.planner import ReadBlock, ReadPlan, count_requests_one_per_point, plan_reads
+from powerbus.planner import ReadBlock, ReadPlan, plan_reads
 from powerbus.refusals import SplitMemory
 
 pytestmark = pytest.mark.hardware_free
@@ -453,17 +453,8 @@ def test_bit_selections_cost_one_request_instead_of_one_each() -> None:
     points = [*flags, make_point("power", 0x11, 2)]
     plan = plan_reads(points, BusLimits())
 
-    assert count_requests_one_per_point(points) == 17
     assert [(b.start, b.count) for b in plan.blocks] == [(0x10, 3)]
     assert len(plan.blocks[0].points) == 17
-
-
-def test_one_request_per_point_counts_the_pro380_map() -> None:
-    """Read point by point, the PRO380 map costs 88 requests against three block reads."""
-    points = pro380_map()
-
-    assert count_requests_one_per_point(iter(points)) == 88
-    assert len(plan_reads(points, BusLimits()).blocks) == 3
 
 
 # --- learning what a device refuses ------------------------------------------------------------

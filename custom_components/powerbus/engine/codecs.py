@@ -29,6 +29,7 @@ from .models import DataType, Point, Value, WordOrder, WriteSpec
 
 _WORD_MAX = 0xFFFF
 _WORD_SIGN = 0x8000
+_WORD_SPAN = 0x10000
 _WORD_REVERSED = frozenset({WordOrder.CDAB, WordOrder.DCBA})
 _BYTES_SWAPPED = frozenset({WordOrder.BADC, WordOrder.DCBA})
 
@@ -134,6 +135,11 @@ def encode_value(data_type: DataType, value: Value, word_order: WordOrder, count
     return _reorder(words, word_order)
 
 
+def to_signed16(word: int) -> int:
+    """Read one register (0..65535) as a two's-complement int16: 0xFFFE is -2."""
+    return word - _WORD_SPAN if word & _WORD_SIGN else word
+
+
 def _check_decode_count(data_type: DataType, count: int) -> None:
     """Refuse a register count that the type cannot occupy."""
     if not _count_fits(data_type, count):
@@ -188,11 +194,6 @@ def _from_bytes(data: bytes) -> list[int]:
     return [int.from_bytes(data[i : i + 2], "big") for i in range(0, len(data), 2)]
 
 
-def _to_signed16(word: int) -> int:
-    """Read a register as a two's-complement int16."""
-    return word - 0x10000 if word & _WORD_SIGN else word
-
-
 def _decode_string(words: list[int]) -> str:
     """Decode ASCII, two characters per register, first character in the high byte.
 
@@ -228,7 +229,7 @@ def _decode_mod10(words: list[int]) -> int:
     value = R4 * 10000**3 + R3 * 10000**2 + R2 * 10000 + R1; a negative total
     has every non-zero register negative.
     """
-    parts = [_to_signed16(word) for word in words]
+    parts = [to_signed16(word) for word in words]
     if any(abs(part) >= _MOD10_BASE for part in parts):
         msg = f"registers {parts} are not a MOD10 value (each must be -9999..9999)"
         raise DecodeError(msg)
@@ -247,7 +248,7 @@ def _decode_power_factor(words: list[int]) -> float:
     The not-available marker -32768 decodes to 0.0; profiles declare it as a
     sentinel.
     """
-    raw = _to_signed16(words[0])
+    raw = to_signed16(words[0])
     lagging = raw < _PF_LAGGING_BELOW
     magnitude = raw + 0x8000 if lagging else raw
     if not 0 <= magnitude <= _PF_UNITY:
@@ -412,7 +413,7 @@ def exponent_from_register(raw: int) -> int:
 
     """
     (word,) = _checked_registers([raw])
-    return _to_signed16(word)
+    return to_signed16(word)
 
 
 def decode_point(

@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from .bus import Bus
-from .codecs import decode_point, encode_point
+from .codecs import decode_point, encode_point, to_signed16
 from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
 from .models import (
     CheckStep,
@@ -364,8 +364,7 @@ async def _read_back(
         return check.point.key, value
     assert check.address is not None  # planned for every check without a point
     (word,) = await bus.read(unit, check.step.table, check.address, 1, profile.limits)
-    number = int(word)
-    return f"register {check.address}", number - 0x10000 if number > 0x7FFF else number
+    return f"register {check.address}", to_signed16(int(word))
 
 
 def _same(value: Value | None, expected: Value | None) -> bool:

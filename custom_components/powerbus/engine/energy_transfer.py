@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from .bus import Bus
-from .codecs import decode_point, decode_registers
+from .codecs import decode_point, decode_registers, to_signed16
 from .commands import CommandResult, run_command
 from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
 from .models import DataType, Point, Profile, WordOrder
@@ -180,7 +180,7 @@ async def read_energy_block(bus: Bus, profile: Profile, unit: int) -> tuple[int,
         for point in block.points:
             offset = point.address - block.start
             words[point.key] = tuple(int(v) for v in values[offset : offset + point.count])
-    return tuple(_to_signed(word) for point in points for word in words[point.key])
+    return tuple(to_signed16(word) for point in points for word in words[point.key])
 
 
 async def transfer_energy(
@@ -295,8 +295,3 @@ def _read_value(point: Point, registers: Sequence[int], index: int) -> int:
 def _quantity(registers: Sequence[int], index: int) -> Sequence[int]:
     """Return the four registers of quantity ``index``."""
     return registers[REGISTERS_PER_VALUE * index : REGISTERS_PER_VALUE * (index + 1)]
-
-
-def _to_signed(word: int) -> int:
-    """Read a register as a two's-complement int16."""
-    return word - 0x10000 if word & 0x8000 else word

@@ -113,16 +113,6 @@ def plan_reads(
     return ReadPlan(blocks=tuple(blocks), unplannable=tuple(unplannable), refused=tuple(refused))
 
 
-def count_requests_one_per_point(points: Iterable[Point]) -> int:
-    """Count the requests a poller sends when it reads each point on its own.
-
-    This is how Home Assistant core's modbus sensors and mbmd read: one request
-    per point, so registers that several points share are read once for each of
-    them. Benchmarks set it against ``len(plan_reads(...).blocks)``.
-    """
-    return sum(1 for _ in points)
-
-
 def address_order(point: Point) -> tuple[int, int]:
     """Sort key: by address, and the longer of two points that start together first."""
     return point.address, -point.count

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import time
 from typing import Protocol
 
-from ..codecs import decode_point, encode_value
+from ..codecs import decode_point, encode_value, to_signed16
 from ..errors import DecodeError, DeviceExceptionError, WriteValidationError
 from ..models import DataType, Point, Profile, Table, Value
 
@@ -95,7 +95,7 @@ class ProfileDevice:
         ):
             raw += 1 << (16 * point.count)
         if point.data_type is DataType.S16 and isinstance(raw, int) and raw > 0x7FFF:
-            raw -= 0x10000
+            raw = to_signed16(raw)
         return encode_value(point.data_type, raw, point.word_order, point.count)
 
     def get_value(self, key: str) -> Value | None:
@@ -110,7 +110,7 @@ class ProfileDevice:
         if point.scale_point is not None:
             scale_point = self.profile.point(point.scale_point)
             raw = self._image[scale_point.table][scale_point.address]
-            exponent = raw - 0x10000 if raw > 0x7FFF else raw
+            exponent = to_signed16(raw)
         return decode_point(point, words, exponent)
 
     def set_registers(self, table: Table, address: int, values: Sequence[int]) -> None:

@@ -3,7 +3,8 @@
 On a serial line the cost of polling is set by the wire, not by the computer.
 This module counts the characters of each request and response and turns them
 into seconds at a baud rate, so that read plans can be compared with each other
-and with the least any poller could spend on the same data.
+and with the least any poller could spend on the same data. The benchmarks in
+this folder use it; the engine does not.
 
 RTU frames (unit id, PDU, CRC-16), in characters, for N registers or bits:
 
@@ -26,13 +27,13 @@ Timing of one RTU transaction, each term at the line's baud rate:
 * the device may think before it answers: ``turnaround``, 0 unless given,
   because no profile states it (real devices take a few milliseconds);
 * after the answer the bus keeps quiet for its frame silence or for the
-  profile's ``min_spacing``, whichever is longer, as :class:`~.bus.Bus` does.
+  profile's ``min_spacing``, whichever is longer, as :class:`powerbus.bus.Bus` does.
 
 So one read of N registers takes
 ``(8 + 5 + 2 N) characters + silence + turnaround + max(silence, spacing)``.
 The time of several reads is the sum of their transactions; a bus that polls
 several devices in turn adds the unit-switch pause once per device and cycle.
-(A line set to 8N1 has 10-bit characters; like :mod:`.link`, the model assumes
+(A line set to 8N1 has 10-bit characters; like :mod:`powerbus.link`, the model assumes
 the 11 bits the Modbus serial specification asks for.)
 
 Three ways to read the same points are compared: the blocks of a read plan,
@@ -48,10 +49,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 import math
 
-from .errors import ConfigError
-from .link import LinkKind, LinkSettings
-from .models import AddressRange, BusLimits, Point, Table
-from .planner import ReadBlock
+from powerbus.errors import ConfigError
+from powerbus.link import LinkKind, LinkSettings
+from powerbus.models import AddressRange, BusLimits, Point, Table
+from powerbus.planner import ReadBlock
 
 # Bytes around the PDU in each framing.
 _RTU_UNIT_ID = 1
@@ -172,6 +173,16 @@ def read_traffic(table: Table, count: int, framing: Framing = Framing.RTU) -> Tr
 def plan_traffic(blocks: Iterable[ReadBlock], framing: Framing = Framing.RTU) -> Traffic:
     """Count the traffic of reading every block of a read plan."""
     return sum((read_traffic(b.table, b.count, framing) for b in blocks), Traffic())
+
+
+def count_requests_one_per_point(points: Iterable[Point]) -> int:
+    """Count the requests a poller sends when it reads each point on its own.
+
+    This is how Home Assistant core's modbus sensors and mbmd read: one request
+    per point, so registers that several points share are read once for each of
+    them. Benchmarks set it against ``len(plan_reads(...).blocks)``.
+    """
+    return sum(1 for _ in points)
 
 
 def one_per_point_traffic(points: Iterable[Point], framing: Framing = Framing.RTU) -> Traffic:

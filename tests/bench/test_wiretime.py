@@ -1,16 +1,13 @@
-"""Tests for the wire-time model: frame sizes, line time, and the floor no plan can beat."""
+"""Tests for the benchmarks' wire-time model: frame sizes, line time, and the floor no plan can beat."""
 
 from __future__ import annotations
 
 from hypothesis import given, settings, strategies as st
 import pytest
-
-from powerbus.errors import ConfigError
-from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
-from powerbus.planner import plan_reads
-from powerbus.wiretime import (
+from wiretime import (
     Framing,
     Traffic,
+    count_requests_one_per_point,
     gap_items,
     lower_bound_time,
     lower_bound_traffic,
@@ -23,6 +20,10 @@ from powerbus.wiretime import (
     shared_bus_time,
     transaction_time,
 )
+
+from powerbus.errors import ConfigError
+from powerbus.models import AddressRange, BusLimits, DataType, Point, Table
+from powerbus.planner import plan_reads
 
 pytestmark = pytest.mark.hardware_free
 
@@ -139,6 +140,16 @@ def test_one_request_per_point_reads_shared_registers_again() -> None:
     assert one_per_point_traffic(points) == Traffic(2, 16, 18)
     assert plan_traffic(plan.blocks) == Traffic(1, 8, 9)
     assert one_per_point_time(points, 9600) == pytest.approx(2 * plan_time(plan.blocks, 9600))
+
+
+def test_one_request_per_point_reads_a_status_word_once_per_view() -> None:
+    """Sixteen views of one status word and a float beside it: seventeen requests, or one read."""
+    views = [make_point(f"flag{bit}", 0x10) for bit in range(16)]
+    points = [*views, make_point("power", 0x11, 2)]
+    plan = plan_reads(points, BusLimits())
+    assert count_requests_one_per_point(iter(points)) == 17
+    assert one_per_point_traffic(points).transactions == 17
+    assert len(plan.blocks) == 1
 
 
 def test_shared_bus_pauses_once_per_device_and_round() -> None:
