@@ -33,7 +33,7 @@ from .commands import CommandResult, plan_command, run_command, validate_params
 from .energy_transfer import EnergyTransferResult, transfer_energy
 from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
 from .link import LinkSettings
-from .models import Point, PointState, PollGroup, Profile, Reading, Table, Value
+from .models import Command, Point, PointState, PollGroup, Profile, Reading, Table, Value
 from .planner import ReadPlan
 from .poller import ALL_GROUPS, Poller, PollPlan, PollResult, RawBlock
 from .refusals import SplitMemory
@@ -238,7 +238,11 @@ class DeviceSession:
         if not self.due_groups(now):
             return self.snapshot
         async with self.bus.turn(Priority.POLL):
-            await self._poll(self.due_groups(now), now)
+            # The poll runs when it gets the line, which a command may have held a while.
+            now = max(now, self._clock())
+            groups = self.due_groups(now)
+            if groups:
+                await self._poll(groups, now)
         return self.snapshot
 
     async def refresh(self) -> DeviceSnapshot:
@@ -363,6 +367,24 @@ class DeviceSession:
         self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
     ) -> CommandResult:
         """Validate command ``key`` completely, then run it ahead of any waiting poll."""
+        self.check_command(key, params, confirm=confirm)
+        async with self.bus.turn(Priority.COMMAND):
+            result = await run_command(
+                self.bus, self.profile, self.unit, key, params, confirm=confirm, sleep=self._sleep
+            )
+        self._refresh_requested = True
+        return result
+
+    def check_command(
+        self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
+    ) -> Command:
+        """Validate command ``key`` with ``params`` as :meth:`run_command` would; send nothing.
+
+        Raises:
+            WriteValidationError: no such command, or a parameter is refused.
+            ConfirmationRequiredError: the command is dangerous and ``confirm`` is false.
+
+        """
         try:
             command = self.profile.command(key)
         except KeyError:
@@ -375,12 +397,7 @@ class DeviceSession:
             raise ConfirmationRequiredError(
                 f"{key} is dangerous and needs an explicit confirmation"
             )
-        async with self.bus.turn(Priority.COMMAND):
-            result = await run_command(
-                self.bus, self.profile, self.unit, key, params, confirm=confirm, sleep=self._sleep
-            )
-        self._refresh_requested = True
-        return result
+        return command
 
     async def write_point(self, key: str, value: Value, *, confirm: bool = False) -> Reading:
         """Validate, encode and write a writable point, then read it back and return it."""

@@ -8,9 +8,15 @@ from pathlib import Path
 import sys
 from typing import Any
 
-from ..errors import ProfileError
-from ..models import ParamKind, ParamSpec, Point
-from ..profile import builtin_profiles, get_profile, load_profile_file
+from .. import (
+    ParamKind,
+    ParamSpec,
+    Point,
+    ProfileError,
+    builtin_profiles,
+    get_profile,
+    load_profile_file,
+)
 from .output import EXIT_FAILURE, EXIT_OK, format_address, format_table, plural, serial_label
 
 

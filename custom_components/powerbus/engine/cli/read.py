@@ -9,13 +9,18 @@ import logging
 import sys
 from typing import Any
 
-from ..bus import Bus
-from ..errors import ConfigError
-from ..identify import detect_profile
-from ..link import LinkSettings, parse_link
-from ..models import BusLimits, PollGroup, Profile
-from ..poller import Poller
-from ..profile import get_profile
+from .. import (
+    Bus,
+    ConfigError,
+    DeviceSession,
+    LinkSettings,
+    PollGroup,
+    Profile,
+    detect_profile,
+    get_profile,
+    parse_link,
+)
+from ..models import BusLimits
 from .arguments import (
     RawSpan,
     add_device_arguments,
@@ -144,14 +149,15 @@ async def _read_points(
         _LOGGER.debug("reading %s as %s", device, profile.key)
         groups = args.group or frozenset(PollGroup)
         options = ReadOptions(
-            groups=groups,
             keys=selected_keys(profile, groups, args.points, include_disabled=args.all),
             interval=args.watch or DEFAULT_WATCH_SECONDS,
             repetitions=args.count or (None if args.watch else 1),
             as_json=args.json,
             title=f"{profile.name} ({profile.key}), {device}",
         )
-        return await show_readings(Poller(bus, profile, args.unit), options, sys.stdout)
+        return await show_readings(
+            DeviceSession(bus, profile, args.unit, enabled=options.keys), options, sys.stdout
+        )
     finally:
         bus.close()
 

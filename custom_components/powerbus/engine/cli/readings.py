@@ -10,9 +10,7 @@ import math
 import time
 from typing import Any, TextIO
 
-from ..errors import ConfigError
-from ..models import PollGroup, Profile, Reading, Value
-from ..poller import Poller, PollResult
+from .. import ConfigError, DeviceSession, DeviceSnapshot, PollGroup, Profile, Reading, Value
 from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_number, format_table
 
 DEFAULT_WATCH_SECONDS = 2.0
@@ -23,7 +21,6 @@ CLEAR_SCREEN = "\x1b[H\x1b[2J"
 class ReadOptions:
     """What to read, how often, and how to print it."""
 
-    groups: frozenset[PollGroup]
     keys: Collection[str]
     interval: float
     repetitions: int | None
@@ -54,23 +51,23 @@ def selected_keys(
     ]
 
 
-async def show_readings(poller: Poller, options: ReadOptions, out: TextIO) -> int:
-    """Poll and print as often as ``options`` say; exit code 1 when a single read gets no answer."""
+async def show_readings(session: DeviceSession, options: ReadOptions, out: TextIO) -> int:
+    """Read and print as often as ``options`` say; exit code 1 when a single read gets no answer."""
     clear = out.isatty() and not options.as_json
     done = 0
     while True:
         started = time.monotonic()
-        result = await poller.poll(options.groups, options.keys)
+        result = await session.refresh()
         done += 1
         if options.repetitions == 1 and not result.available:
-            device = describe_device(poller.unit, poller.bus.settings.describe())
+            device = describe_device(session.unit, session.bus.settings.describe())
             return fail(f"{device} does not answer: {result.error}", EXIT_FAILURE)
         if options.as_json:
-            document = readings_document(poller, result)
+            document = readings_document(session, result)
             indent = 2 if options.repetitions == 1 else None
             out.write(json.dumps(document, indent=indent, ensure_ascii=False) + "\n")
         else:
-            frame = render_readings(poller, result, options.title)
+            frame = render_readings(session, result, options.title)
             if clear:
                 out.write(CLEAR_SCREEN)
             elif done > 1:
@@ -82,12 +79,12 @@ async def show_readings(poller: Poller, options: ReadOptions, out: TextIO) -> in
         await asyncio.sleep(max(0.0, options.interval - (time.monotonic() - started)))
 
 
-def readings_document(poller: Poller, result: PollResult) -> dict[str, Any]:
-    """Describe one poll as plain data: profile, unit, readings and the device's statistics."""
-    profile = poller.profile
+def readings_document(session: DeviceSession, result: DeviceSnapshot) -> dict[str, Any]:
+    """Describe one read as plain data: profile, unit, readings and the device's statistics."""
+    profile = session.profile
     return {
         "profile": profile.key,
-        "unit": poller.unit,
+        "unit": session.unit,
         "readings": {
             key: {
                 "value": _json_value(reading.value),
@@ -95,9 +92,9 @@ def readings_document(poller: Poller, result: PollResult) -> dict[str, Any]:
                 "state": reading.state.value,
                 "error": reading.error,
             }
-            for key, reading in _in_profile_order(profile, result)
+            for key, reading in _in_profile_order(session, result)
         },
-        "stats": poller.stats.as_dict(),
+        "stats": session.stats.as_dict(),
     }
 
 
@@ -108,15 +105,15 @@ def _json_value(value: Value | None) -> Value | None:
     return value
 
 
-def render_readings(poller: Poller, result: PollResult, title: str) -> str:
-    """Render one poll as a titled table with a statistics footer."""
+def render_readings(session: DeviceSession, result: DeviceSnapshot, title: str) -> str:
+    """Render one read as a titled table with a statistics footer."""
     rows = []
-    for key, reading in _in_profile_order(poller.profile, result):
-        point = poller.profile.point(key)
+    for key, reading in _in_profile_order(session, result):
+        point = session.profile.point(key)
         number = format_number(point, reading.value)
         unit = point.unit if reading.value is not None and point.unit else ""
         rows.append((key, number, unit, reading.state.value))
-    stats = poller.stats
+    stats = session.stats
     footer = (
         f"{stats.requests} requests ({stats.responses} answered normally), {stats.retries} retries, "
         f"mean latency {stats.latency_mean * 1000:.1f} ms; read at {time.strftime('%H:%M:%S')}"
@@ -127,9 +124,11 @@ def render_readings(poller: Poller, result: PollResult, title: str) -> str:
     return f"{title}\n\n{table}\n\n{footer}\n"
 
 
-def _in_profile_order(profile: Profile, result: PollResult) -> Iterable[tuple[str, Reading]]:
-    """Yield the readings of a poll in the order the profile lists its points."""
-    for point in profile.points:
-        reading = result.readings.get(point.key)
+def _in_profile_order(
+    session: DeviceSession, result: DeviceSnapshot
+) -> Iterable[tuple[str, Reading]]:
+    """Yield the readings of the points asked for, in the order the profile lists them."""
+    for point in session.profile.points:
+        reading = result.readings.get(point.key) if point.key in session.enabled else None
         if reading is not None:
             yield point.key, reading

@@ -9,9 +9,7 @@ import json
 import sys
 from typing import Any, TextIO
 
-from ..bus import Bus, RetryPolicy
-from ..identify import scan
-from ..link import LinkSettings, parse_link
+from .. import Bus, LinkSettings, RetryPolicy, parse_link, scan
 from .arguments import add_link_argument, add_timeout_argument, unit_ranges
 from .output import EXIT_FAILURE, EXIT_OK, UNAVAILABLE, fail, format_table
 from .resolve import serial_defaults, shipped_profiles

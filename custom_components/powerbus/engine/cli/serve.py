@@ -11,11 +11,7 @@ import signal
 import sys
 from typing import Any
 
-from ..bus import Bus
-from ..link import parse_link
-from ..models import PollGroup, Profile
-from ..poller import Poller
-from ..profile import get_profile
+from .. import Bus, DeviceSession, PollGroup, Profile, get_profile, parse_link
 from ..simulator.behaviours import simulated_device
 from ..simulator.faults import FaultPlan
 from ..simulator.server import Simulator
@@ -225,7 +221,6 @@ async def _run_demo(port: int, interval: float, repetitions: int | None) -> int:
         bus = Bus(parse_link(link))
         try:
             options = ReadOptions(
-                groups=frozenset(PollGroup),
                 keys=selected_keys(profile, frozenset(PollGroup), None, include_disabled=False),
                 interval=interval,
                 repetitions=repetitions,
@@ -235,6 +230,8 @@ async def _run_demo(port: int, interval: float, repetitions: int | None) -> int:
                     f"Ctrl-C to stop.\nRead it from another terminal: {_read_command(link, unit)}"
                 ),
             )
-            return await show_readings(Poller(bus, profile, unit), options, sys.stdout)
+            return await show_readings(
+                DeviceSession(bus, profile, unit, enabled=options.keys), options, sys.stdout
+            )
         finally:
             bus.close()

@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from ..bus import Bus
-from ..commands import plan_command, run_command, validate_params
-from ..errors import (
+from .. import (
+    Bus,
+    Command,
     CommandFailedError,
     ConfigError,
     ConfirmationRequiredError,
+    DeviceSession,
+    LinkSettings,
+    ParamKind,
+    ParamSpec,
+    Profile,
     WriteValidationError,
+    get_profile,
+    parse_link,
 )
-from ..link import LinkSettings, parse_link
-from ..models import Command, ParamKind, ParamSpec, Profile
-from ..profile import get_profile
 from .arguments import add_device_arguments, comma_list
 from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_value, plural
 from .resolve import serial_defaults
@@ -54,52 +58,51 @@ def add_write_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
 def _write(args: argparse.Namespace) -> int:
     """Validate a command completely, then run it on the device."""
     profile = get_profile(args.profile)
-    try:
-        command = profile.command(args.command)
-    except KeyError:
-        known = ", ".join(c.key for c in profile.commands) or "none"
-        raise WriteValidationError(
-            f"{profile.key} has no command '{args.command}' (known: {known})"
-        ) from None
-    params = _command_params(command, args.params)
-    plan_command(profile, command, validate_params(command, params))
-    if command.dangerous and not args.confirm:
-        why = f" {command.description}" if command.description else ""
-        raise ConfirmationRequiredError(
-            f"'{command.key}' ({command.name}) is dangerous and was not sent.{why} "
-            "Add --confirm to run it."
-        )
     settings = serial_defaults(parse_link(args.link), profile)
-    return asyncio.run(
-        _run_write(settings, profile, args.unit, command, params, confirm=args.confirm)
-    )
+    return asyncio.run(_run_write(settings, profile, args))
 
 
-async def _run_write(
-    settings: LinkSettings,
-    profile: Profile,
-    unit: int,
-    command: Command,
-    params: Mapping[str, Any],
-    *,
-    confirm: bool,
-) -> int:
-    """Run the command and report what the device read back."""
-    async with Bus(settings) as bus:
+async def _run_write(settings: LinkSettings, profile: Profile, args: argparse.Namespace) -> int:
+    """Check the command (nothing is sent when it is refused), run it, report the read-back."""
+    bus = Bus(settings)
+    session = DeviceSession(bus, profile, args.unit)
+    try:
+        command = _command(profile, args.command)
+        params = _command_params(command, args.params)
+        session.check_command(command.key, params, confirm=True)
+        if command.dangerous and not args.confirm:
+            why = f" {command.description}" if command.description else ""
+            raise ConfirmationRequiredError(
+                f"'{command.key}' ({command.name}) is dangerous and was not sent.{why} "
+                "Add --confirm to run it."
+            )
         try:
-            result = await run_command(bus, profile, unit, command.key, params, confirm=confirm)
+            result = await session.run_command(command.key, params, confirm=args.confirm)
         except CommandFailedError as err:
-            return fail(f"{describe_device(unit, settings.describe())}: {err}", EXIT_FAILURE)
+            return fail(f"{describe_device(args.unit, settings.describe())}: {err}", EXIT_FAILURE)
+    finally:
+        bus.close()
     readback = ", ".join(
         f"{label} = {format_value(profile.point(label), value) if profile.has_point(label) else value}"
         for label, value in result.readback.items()
     )
     writes = plural(result.writes, "write")
     print(
-        f"{command.key} on unit {unit}: {result.outcome} ({writes}"
+        f"{command.key} on unit {args.unit}: {result.outcome} ({writes}"
         f"{'; read back ' + readback if readback else ''}) in {result.duration:.2f} s"
     )
     return EXIT_OK
+
+
+def _command(profile: Profile, key: str) -> Command:
+    """Return the profile's command ``key``; the error lists the known ones."""
+    try:
+        return profile.command(key)
+    except KeyError:
+        known = ", ".join(c.key for c in profile.commands) or "none"
+        raise WriteValidationError(
+            f"{profile.key} has no command '{key}' (known: {known})"
+        ) from None
 
 
 def _command_params(command: Command, pairs: Sequence[str]) -> dict[str, Any]:
