@@ -273,3 +273,14 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     """Asking for a profile that does not exist says which ones do."""
     with pytest.raises(ProfileError, match=r"no profile 'pro390' \(known: .*pro380"):
         get_profile("pro390")
+
+
+def test_a_key_has_one_name_in_every_shipped_profile() -> None:
+    """A point or command key means one thing everywhere: its entity has one translated name."""
+    names: dict[str, set[str]] = {}
+    for profile in builtin_profiles().values():
+        for point in profile.points:
+            names.setdefault(point.key, set()).add(point.name)
+        for command in profile.commands:
+            names.setdefault(f"command {command.key}", set()).add(command.name)
+    assert {key: sorted(found) for key, found in names.items() if len(found) > 1} == {}
