@@ -34,6 +34,8 @@ from .turns import Priority, Turns
 _LOGGER = logging.getLogger(__name__)
 
 DEVICE_BUSY = 0x06
+# Back-offs stop doubling after this many failures (a float overflows after 1023 doublings).
+_MAX_DOUBLINGS = 32
 _T = TypeVar("_T")
 DEFAULT_LIMITS = BusLimits()
 
@@ -299,7 +301,7 @@ class Bus:
         except LinkError:
             self._failed_opens += 1
             pause = min(
-                self.policy.reconnect_backoff * 2 ** (self._failed_opens - 1),
+                self.policy.reconnect_backoff * 2.0 ** min(self._failed_opens - 1, _MAX_DOUBLINGS),
                 self._reconnect_backoff_max,
             )
             self._next_open_at = self._clock() + pause

@@ -47,6 +47,8 @@ DEFAULT_BACKOFF = 60.0
 DEFAULT_BACKOFF_MAX = 3600.0
 """The longest wait before a span refused many times is tried again."""
 _EXPORT_KEY = "learned refusals"
+_MAX_STRIKES = 64
+"""Refusals of one span are counted up to this (the back-off has long reached its maximum)."""
 
 
 @dataclass(slots=True)
@@ -224,7 +226,7 @@ class SplitMemory:
         held = [r for r in refused if span.holds(r.span)]
         if held:
             for refusal in held:
-                refusal.strikes += 1
+                refusal.strikes = min(refusal.strikes + 1, _MAX_STRIKES)
                 refusal.retry_at = self._retry(refusal.strikes)
             return
         refused[:] = sorted(
@@ -246,7 +248,7 @@ class SplitMemory:
             if known is None:
                 suspects.append(_Suspect(*halves, strikes=1, retry_at=self._retry(1)))
             else:
-                known.strikes += 1
+                known.strikes = min(known.strikes + 1, _MAX_STRIKES)
                 known.retry_at = self._retry(known.strikes)
 
     def _halves(self, table: Table, points: Sequence[Point]) -> list[ReadBlock]:
@@ -274,8 +276,8 @@ class SplitMemory:
 
 def _strikes(value: Any) -> int:
     """Check a refusal count from exported data."""
-    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
-        raise ValueError(f"strikes must be a whole number from 1 to 64, not {value!r}")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= _MAX_STRIKES:
+        raise ValueError(f"strikes must be a whole number from 1 to {_MAX_STRIKES}, not {value!r}")
     return value
 
 

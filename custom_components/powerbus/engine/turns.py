@@ -61,7 +61,7 @@ class Turns:
             if future.done() and not future.cancelled():
                 # The turn was granted just as the waiter was cancelled: pass it on.
                 self._release()
-            else:
+            elif entry in self._waiting:  # a release may have dropped it already
                 self._waiting.remove(entry)
                 heapq.heapify(self._waiting)
             raise
