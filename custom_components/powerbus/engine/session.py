@@ -20,22 +20,20 @@ writes and commands:
 from __future__ import annotations
 
 import asyncio
-from collections import deque
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping
 import logging
 import math
 import time
 from typing import Any
 
 from .bus import Bus, DeviceStats
-from .codecs import decode_point, encode_point, exponent_from_register
-from .commands import CommandResult, plan_command, run_command, validate_params
-from .energy_transfer import EnergyTransferResult, transfer_energy
-from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
+from .device_actions import DeviceActions
+from .errors import WriteValidationError
 from .link import LinkSettings
-from .models import Command, Point, PointState, PollGroup, Profile, Reading, Table, Value
+from .models import PointState, PollGroup, Profile, Reading
 from .planner import ReadPlan
-from .poller import ALL_GROUPS, Poller, PollPlan, PollResult, RawBlock
+from .poll_clock import REPEATING, PollClock
+from .poller import Poller, PollPlan, PollResult, RawBlock
 from .refusals import SplitMemory
 from .snapshot import DeviceIdentity, DeviceSnapshot, GroupTiming, PollIntervals
 from .turns import Priority
@@ -43,16 +41,10 @@ from .uid import device_uid, link_id
 
 _LOGGER = logging.getLogger(__name__)
 
-# A group is due this much before its interval has run out, so that a caller ticking at
-# exactly the interval never misses it by a rounding error.
-_DUE_SLACK_FRACTION = 0.05
-_DUE_SLACK_MAX = 0.25
-_TIMING_WINDOW = 8
 _MODEL_POINT = "model"
-_REPEATING = (PollGroup.FAST, PollGroup.NORMAL, PollGroup.SLOW)
 
 
-class DeviceSession:
+class DeviceSession(DeviceActions):
     """One device on a link: what to poll when, its snapshot, its writes and commands."""
 
     def __init__(
@@ -101,14 +93,10 @@ class DeviceSession:
         self._mismatch = False
         self._polled_at: float | None = None
         self._last_success: float | None = None
-        self._last_poll_start: float | None = None
-        self._last_group_poll: dict[PollGroup, float] = {}
-        self._group_history: dict[PollGroup, deque[float]] = {
-            group: deque(maxlen=_TIMING_WINDOW) for group in _REPEATING
-        }
+        self._clock_of_groups = PollClock(self.intervals, profile.limits.min_scan_interval)
         self._refresh_requested = False
         self._blocks: tuple[RawBlock, ...] = ()
-        bus.limit_reconnect_backoff(min(self.intervals.of(g) or math.inf for g in _REPEATING))
+        bus.limit_reconnect_backoff(self._clock_of_groups.fastest)
 
     # --- What the front ends read -----------------------------------------------------------
     @property
@@ -179,15 +167,8 @@ class DeviceSession:
         }
 
     def timings(self) -> tuple[GroupTiming, ...]:
-        """Asked and achieved interval of every repeating group that has enabled points."""
-        timings = []
-        for group in self._groups_in_use():
-            history = self._group_history[group]
-            achieved = (history[-1] - history[0]) / (len(history) - 1) if len(history) > 1 else None
-            timings.append(
-                GroupTiming(group=group, asked=self.intervals.of(group) or 0.0, achieved=achieved)
-            )
-        return tuple(timings)
+        """Return the asked and achieved interval of every repeating group in use."""
+        return self._clock_of_groups.timings(self._groups_in_use())
 
     def learned_refusals(self) -> dict[str, list[dict[str, Any]]]:
         """Return the device's learned refusals as plain data, to restore after a restart."""
@@ -209,28 +190,19 @@ class DeviceSession:
 
     # --- Polling ----------------------------------------------------------------------------
     def next_due(self) -> float:
-        """Monotonic time at which the next poll is due (now or earlier: due already)."""
+        """Return the monotonic time at which the next poll is due (now or earlier: due)."""
         if self._needs_full_poll():
-            return self._not_before()
-        candidates = [
-            self._last_group_poll.get(group, -math.inf) + self._interval(group)
-            for group in self._groups_in_use()
-        ]
-        return max(min(candidates, default=math.inf), self._not_before())
+            return self._clock_of_groups.not_before
+        return self._clock_of_groups.next_due(self._groups_in_use())
 
     def due_groups(self, now: float | None = None) -> frozenset[PollGroup]:
         """Return the groups a poll now would read (every group in use after a (re)connect)."""
         now = self._clock() if now is None else now
-        if now < self._not_before():
+        if now < self._clock_of_groups.not_before:
             return frozenset()
         if self._needs_full_poll():
             return frozenset(self._groups_in_use()) | {PollGroup.ONCE}
-        return frozenset(
-            group
-            for group in self._groups_in_use()
-            if now + self._slack(group)
-            >= self._last_group_poll.get(group, -math.inf) + self._interval(group)
-        )
+        return self._clock_of_groups.due(now, self._groups_in_use())
 
     async def poll_due(self, now: float | None = None) -> DeviceSnapshot:
         """Poll the groups that are due now; return the snapshot (unchanged when none was due)."""
@@ -253,7 +225,7 @@ class DeviceSession:
         """
         self._refresh_requested = True
         async with self.bus.turn(Priority.POLL):
-            wait = self._not_before() - self._clock()
+            wait = self._clock_of_groups.not_before - self._clock()
             if wait > 0:
                 await self._sleep(wait)
             await self._poll(self.due_groups(math.inf), self._clock())
@@ -261,10 +233,7 @@ class DeviceSession:
 
     async def _poll(self, groups: frozenset[PollGroup], now: float) -> None:
         """Probe an unreachable device first; poll ``groups``, or everything on a (re)connect."""
-        self._last_poll_start = now
-        for group in groups & set(_REPEATING):
-            self._last_group_poll[group] = now
-            self._group_history[group].append(now)
+        self._clock_of_groups.record(groups, now)
         if self._polled and not self._available:
             if not await self._probe():
                 self._polled_at = self._wall_clock()
@@ -362,128 +331,6 @@ class DeviceSession:
             return None
         return str(reading.value)
 
-    # --- Writes and commands ----------------------------------------------------------------
-    async def run_command(
-        self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
-    ) -> CommandResult:
-        """Validate command ``key`` completely, then run it ahead of any waiting poll."""
-        self.check_command(key, params, confirm=confirm)
-        async with self.bus.turn(Priority.COMMAND):
-            result = await run_command(
-                self.bus, self.profile, self.unit, key, params, confirm=confirm, sleep=self._sleep
-            )
-        self._refresh_requested = True
-        return result
-
-    def check_command(
-        self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
-    ) -> Command:
-        """Validate command ``key`` with ``params`` as :meth:`run_command` would; send nothing.
-
-        Raises:
-            WriteValidationError: no such command, or a parameter is refused.
-            ConfirmationRequiredError: the command is dangerous and ``confirm`` is false.
-
-        """
-        try:
-            command = self.profile.command(key)
-        except KeyError:
-            known = ", ".join(c.key for c in self.profile.commands) or "none"
-            raise WriteValidationError(
-                f"{self.profile.key} has no command '{key}' (commands: {known})"
-            ) from None
-        plan_command(self.profile, command, validate_params(command, params or {}))
-        if command.dangerous and not confirm:
-            raise ConfirmationRequiredError(
-                f"{key} is dangerous and needs an explicit confirmation"
-            )
-        return command
-
-    async def write_point(self, key: str, value: Value, *, confirm: bool = False) -> Reading:
-        """Validate, encode and write a writable point, then read it back and return it."""
-        point = self._writable_point(key, confirm=confirm)
-        exponent = self._scale_exponent(point)
-        registers = encode_point(point, value, exponent)
-        expected = decode_point(point, registers, exponent)
-        async with self.bus.turn(Priority.COMMAND):
-            if point.table is Table.COIL:
-                await self.bus.write_coils(
-                    self.unit, point.address, [bool(r) for r in registers], self.profile.limits
-                )
-            else:
-                await self.bus.write_registers(
-                    self.unit, point.address, registers, self.profile.limits
-                )
-            result = await self._poller.poll(ALL_GROUPS, [key])
-        self._merge(result)
-        reading = self._readings[key]
-        if reading.state is not PointState.VALID or not _same(reading.value, expected):
-            raise CommandFailedError(
-                key,
-                "readback_mismatch",
-                f"{key} reads back {reading.value!r} after writing {expected!r}",
-            )
-        return reading
-
-    async def transfer_energy(
-        self,
-        *,
-        source: DeviceSession | None = None,
-        registers: Sequence[object] | None = None,
-        confirm: bool = False,
-    ) -> EnergyTransferResult:
-        """Preset this meter's energy counters from an old meter (``energy_transfer.py``).
-
-        Give the old meter's session (``source``) or its 28 noted registers.
-        """
-        async with self.bus.turn(Priority.COMMAND):
-            result = await transfer_energy(
-                self.bus,
-                self.profile,
-                self.unit,
-                source=self.profile if source is None else source.profile,
-                source_unit=None if source is None else source.unit,
-                source_bus=None if source is None else source.bus,
-                registers=registers,
-                confirm=confirm,
-            )
-        self._refresh_requested = True
-        return result
-
-    async def read_registers(self, table: Table, address: int, count: int) -> list[int]:
-        """Read raw registers (or bits) for support, ahead of any waiting poll."""
-        if count < 1 or count > self.profile.limits.max_items(table) or not 0 <= address <= 0xFFFF:
-            raise WriteValidationError(
-                f"a read of {count} from {address} is outside what one request may ask"
-            )
-        async with self.bus.turn(Priority.COMMAND):
-            values = await self.bus.read(self.unit, table, address, count, self.profile.limits)
-        return [int(v) for v in values]
-
-    def _writable_point(self, key: str, *, confirm: bool) -> Point:
-        """Return point ``key`` if the profile lets it be written; checked before anything is sent."""
-        if not self.profile.has_point(key):
-            raise WriteValidationError(f"{self.profile.key} has no point '{key}'")
-        point = self.profile.point(key)
-        if point.write is None or point.table in (Table.INPUT_REGISTER, Table.DISCRETE_INPUT):
-            raise WriteValidationError(f"{key} is not writable")
-        if point.write.dangerous and not confirm:
-            raise ConfirmationRequiredError(
-                f"{key} is dangerous to write and needs an explicit confirmation"
-            )
-        return point
-
-    def _scale_exponent(self, point: Point) -> int | None:
-        """Return the exponent of a point's scale register, from its last valid reading."""
-        if point.scale_point is None:
-            return None
-        scale = self._readings.get(point.scale_point)
-        if scale is None or scale.state is not PointState.VALID or not scale.raw:
-            raise WriteValidationError(
-                f"{point.key}: its scale ({point.scale_point}) has not been read yet; poll first"
-            )
-        return exponent_from_register(scale.raw[0])
-
     # --- Inside -----------------------------------------------------------------------------
     def _checked_keys(self, keys: Collection[str] | None) -> frozenset[str]:
         """Return the enabled keys, each checked against the profile."""
@@ -505,7 +352,7 @@ class DeviceSession:
     def _groups_in_use(self) -> list[PollGroup]:
         """Repeating groups with at least one enabled point, fastest first."""
         groups = {self.profile.point(k).group for k in self._enabled}
-        return [group for group in _REPEATING if group in groups]
+        return [group for group in REPEATING if group in groups]
 
     def _needs_full_poll(self) -> bool:
         """Whether the next poll must read everything: first poll, reconnect or refresh.
@@ -521,34 +368,9 @@ class DeviceSession:
             or self._identity_epoch != self.bus.epoch
         )
 
-    def _interval(self, group: PollGroup) -> float:
-        """Seconds between polls of a repeating group."""
-        return self.intervals.of(group) or math.inf
-
-    def _slack(self, group: PollGroup) -> float:
-        """How early a group counts as due."""
-        return min(self._interval(group) * _DUE_SLACK_FRACTION, _DUE_SLACK_MAX)
-
-    def _not_before(self) -> float:
-        """Return the earliest time of the next poll, after the profile's minimum scan interval."""
-        if self._last_poll_start is None:
-            return -math.inf
-        return self._last_poll_start + self.profile.limits.min_scan_interval
-
 
 def _stale(reading: Reading, state: PointState, error: str | None) -> Reading:
     """Keep a reading's last value and its time, marked as no longer valid."""
     return Reading(
         key=reading.key, value=reading.value, state=state, timestamp=reading.timestamp, error=error
     )
-
-
-def _same(value: Value | None, expected: Value | None) -> bool:
-    """Equality that tolerates float32 rounding of a written float."""
-    if (
-        isinstance(value, float)
-        and isinstance(expected, int | float)
-        and not isinstance(expected, bool)
-    ):
-        return math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9)
-    return value == expected
