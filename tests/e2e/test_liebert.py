@@ -16,7 +16,7 @@ from powerbus.models import Point, PointState, Profile, Table, Value
 from powerbus.poller import Poller, PollResult
 from powerbus.profile import get_profile, with_limits
 from powerbus.simulator.behaviours import behaviour_for
-from powerbus.simulator.liebert import SCENARIO_OUTAGE_START, LiebertUpsBehaviour
+from powerbus.simulator.liebert import SCENARIO_OUTAGE_START, BatteryTestResult, LiebertUpsBehaviour
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
 
@@ -400,7 +400,7 @@ async def test_battery_test_runs_and_passes(
     bus: Bus, behaviour: LiebertUpsBehaviour, clock: FakeClock, profile: Profile
 ) -> None:
     """A started test shows as in progress, then as passed once it is over."""
-    behaviour.test_result = ups.BatteryTestResult.FAILED
+    behaviour.test_result = BatteryTestResult.FAILED
 
     await run_command(bus, profile, UNIT, "start_battery_test")
     running, status = await _status(bus, profile)
@@ -418,7 +418,7 @@ async def test_battery_test_abort(
     bus: Bus, behaviour: LiebertUpsBehaviour, profile: Profile
 ) -> None:
     """An aborted test leaves the previous result, and 40102 reads back 0."""
-    behaviour.test_result = ups.BatteryTestResult.FAILED
+    behaviour.test_result = BatteryTestResult.FAILED
     await run_command(bus, profile, UNIT, "start_battery_test")
 
     await run_command(bus, profile, UNIT, "stop_battery_test")

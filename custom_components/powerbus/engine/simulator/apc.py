@@ -27,6 +27,11 @@ after the reboot duration if the input never failed. A command value with no
 command bit, two command bits or bits the map does not define is refused with
 "illegal data value"; a write that covers only part of a command register pair is
 refused with "illegal data address".
+
+Register addresses, bit positions, codes and binary fixed-point steps are stated
+here from the researched maps in ``devices/apc.md`` (APC's 990-9840 register map
+and AN176 as NUT and apcupsd implement them; the AP9622 candidate map), not taken
+from the engine's profile: no seed document describes these registers.
 """
 
 from __future__ import annotations
@@ -63,7 +68,27 @@ IDENTITY: dict[str, Value] = {
     "main_outlets_reboot_duration": 8,
 }
 
-# Native command registers (PDU addresses) and how many registers each takes.
+# devices/apc.md "Dynamic block": (PDU address, fraction bits) of the binary fixed-point values
+# (value = register / 2**bits), and the 32-bit values (high word first).
+BATTERY_CHARGE = (130, 9)
+BATTERY_VOLTAGE = (131, 5)
+BATTERY_TEMPERATURE = (135, 7)
+LOAD = (136, 8)
+APPARENT_LOAD = (138, 8)
+OUTPUT_CURRENT = (140, 5)
+OUTPUT_VOLTAGE = (142, 6)
+OUTPUT_FREQUENCY = (144, 7)
+INPUT_VOLTAGE = (151, 6)
+RUNTIME_SECONDS = 128
+OUTPUT_ENERGY = 145
+STAY_OFF_COUNTDOWN = 157
+NOT_ACTIVE = -1  # a countdown with nothing pending
+# devices/apc.md (A): AP9622 line quality, 0x00FF acceptable and 0x0000 unacceptable.
+LINE_ACCEPTABLE = 0x00FF
+LINE_UNACCEPTABLE = 0x0000
+
+# devices/apc.md "Command registers": native command registers (PDU addresses), how many
+# registers each takes, and their bits.
 UPS_COMMAND = 1536
 OUTLET_COMMAND = 1538
 BATTERY_TEST_COMMAND = 1541
@@ -99,14 +124,15 @@ _START, _ABORT = 1, 2
 _UI_SHORT_TEST, _UI_CONTINUOUS_TEST, _UI_MUTE, _UI_CANCEL_MUTE = 1, 2, 4, 8
 _UI_KNOWN_BITS = 0b1101111
 
-# Result, source and modifier bits of the test and calibration status registers.
+# devices/apc.md "Status block" 23/24: result, source and modifier bits of the test and
+# calibration status registers.
 _FROM_PROTOCOL = 1 << 6
 _INVALID_STATE = 1 << 9
 _CHARGE_NOT_ACCEPTABLE = 1 << 11
 
 
 class Result(IntEnum):
-    """The one-hot result bits of the battery test and calibration status registers."""
+    """The one-hot result bits of the battery test and calibration status registers (23, 24)."""
 
     NONE = 0
     PENDING = 1
@@ -118,7 +144,7 @@ class Result(IntEnum):
 
 
 class Cause(IntEnum):
-    """Status-change causes the simulated UPS reports."""
+    """Status-change causes the simulated UPS reports (register 2, devices/apc.md)."""
 
     SYSTEM_INITIALIZATION = 0
     LOW_INPUT_VOLTAGE = 2
@@ -473,27 +499,33 @@ class ApcUpsBehaviour:
             25,
             [4 if self.replace_battery else 1, indicator_test | alarm << 1 | self.muted << 2],
         )
-        device.set_value("battery_runtime", round(self.runtime) / 60.0)
-        device.set_value("battery_charge", self.charge)
-        device.set_value("battery_voltage", readings.battery_voltage)
-        device.set_value("battery_temperature", self.battery_temperature)
-        device.set_value("load", readings.load)
-        device.set_value("apparent_load", readings.apparent_load)
-        device.set_value("output_current_l1", readings.output_current)
-        device.set_value("output_voltage_l1", readings.output_voltage)
-        device.set_value("output_frequency", 50.0 if self.output_on else 0.0)
-        device.set_value("output_energy", round(self.output_energy))
+        _put_32(device, RUNTIME_SECONDS, round(self.runtime))
+        fixed_point = {
+            BATTERY_CHARGE: self.charge,
+            BATTERY_VOLTAGE: readings.battery_voltage,
+            BATTERY_TEMPERATURE: self.battery_temperature,
+            LOAD: readings.load,
+            APPARENT_LOAD: readings.apparent_load,
+            OUTPUT_CURRENT: readings.output_current,
+            OUTPUT_VOLTAGE: readings.output_voltage,
+            OUTPUT_FREQUENCY: 50.0 if self.output_on else 0.0,
+            INPUT_VOLTAGE: readings.input_voltage,
+        }
+        for (address, fraction_bits), value in fixed_point.items():
+            device.set_registers(
+                Table.HOLDING_REGISTER, address, [round(value * (1 << fraction_bits)) & 0xFFFF]
+            )
+        _put_32(device, OUTPUT_ENERGY, round(self.output_energy))
         device.set_registers(Table.HOLDING_REGISTER, 150, [self.input_ok])
-        device.set_value("input_voltage_l1", readings.input_voltage)
         device.set_registers(Table.HOLDING_REGISTER, 154, [self._efficiency_word(readings)])
-        device.set_value("main_outlets_off_countdown", self._countdown(self._pending_off))
-        device.set_value("main_outlets_on_countdown", self._countdown(self._pending_on))
-        device.set_value("main_outlets_stay_off_countdown", -1)
+        countdowns = (self._countdown(self._pending_off), self._countdown(self._pending_on))
+        device.set_registers(Table.HOLDING_REGISTER, 155, [word & 0xFFFF for word in countdowns])
+        _put_32(device, STAY_OFF_COUNTDOWN, NOT_ACTIVE)
 
     def _publish_ap9622(self, device: ProfileDevice, readings: _Readings) -> None:
         """Store the candidate AP9622 registers, in plain units."""
         values: dict[str, Value] = {
-            "line_quality": "acceptable" if self.input_ok else "unacceptable",
+            "line_quality": LINE_ACCEPTABLE if self.input_ok else LINE_UNACCEPTABLE,
             "battery_charge": round(self.charge),
             "battery_runtime": round(self.runtime / 60.0),
             "battery_voltage": round(readings.battery_voltage),
@@ -549,3 +581,9 @@ class _Readings:
     output_voltage: float
     output_current: float
     battery_voltage: float
+
+
+def _put_32(device: ProfileDevice, address: int, value: int) -> None:
+    """Store a 32-bit value (two's complement when negative) high word first from ``address``."""
+    word = value & 0xFFFFFFFF
+    device.set_registers(Table.HOLDING_REGISTER, address, [word >> 16, word & 0xFFFF])

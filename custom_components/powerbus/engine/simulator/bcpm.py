@@ -9,6 +9,10 @@ scale of -1 (0.1 A), the others -2 (0.01 A), so a poll has to pair every value
 with its own scale register. The maximum current and power of each channel are
 tracked until they are reset over Modbus; the branch-numbering scheme can be
 set over Modbus too.
+
+Where each value lies and which scale register scales it is stated here, from
+Schneider's FAQ (seed 000) and the researched register list (devices/bcpm.md),
+not taken from the engine's profile, which only tells which blocks a variant has.
 """
 
 from __future__ import annotations
@@ -17,26 +21,60 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 
+from ..codecs import to_signed16
 from ..errors import DeviceExceptionError
-from ..models import DataType, Point, Table, Value
+from ..models import Point, Table, Value
 from .profile_device import ILLEGAL_VALUE, ProfileDevice
 
 CHANNELS_PER_HALF = 42
 BRANCH_VOLTAGE = 120.0
 SECONDS_PER_HOUR = 3600.0
 
-# Register numbers of the register list; PDU addresses are one lower.
+# Register numbers of the register list (1-based); the image holds register N at N - 1, in the
+# input registers. Where each quantity lies and which scale block scales it: devices/bcpm.md
+# "Register layout" (S-FURLAN's BCPME map); seed 000's BCPM FAQ confirms the pair current 1336
+# (channel 1) with scale register 1000, and value = raw x 10**scale.
+SCALE_BLOCK_CURRENT = 1000
+SCALE_BLOCK_POWER = 1042
+SCALE_BLOCK_ENERGY = 1084
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One block of per-channel values: first register, registers per channel, scale block."""
+
+    first: int
+    size: int
+    scale_block: int
+
+
+BLOCKS: dict[str, _Block] = {
+    "energy": _Block(1168, 2, SCALE_BLOCK_ENERGY),  # kWh, int32 high word first
+    "power": _Block(1252, 1, SCALE_BLOCK_POWER),  # kW
+    "current": _Block(1336, 1, SCALE_BLOCK_CURRENT),  # A
+    "max_power": _Block(1546, 1, SCALE_BLOCK_POWER),  # kW
+    "max_current": _Block(1588, 1, SCALE_BLOCK_CURRENT),  # A
+    "apparent_power": _Block(1630, 1, SCALE_BLOCK_POWER),  # kVA
+}
+# devices/bcpm.md: the power factor block 1294-1335 has a fixed scale of -3 (thousandths).
+POWER_FACTOR_BLOCK = 1294
+POWER_FACTOR_STEP = 0.001
+
+# devices/bcpm.md "Other writes" (S-FURLAN): register 6 sets the branch-numbering scheme; 29877
+# written to 1126-1167 resets the per-channel maxima.
 NUMBERING_REGISTER = 6
 MAX_RESET_FIRST_REGISTER = 1126
 MAX_RESET_CODE = 29877
 NUMBERING_SCHEMES = {0: "top_feed", 1: "bottom_feed", 2: "sequential", 3: "odd_even"}
 
+# The exponents this simulated board uses (its sensors and ranges are a simulation choice).
 CURRENT_SCALE = -2
 LARGE_SENSOR_CURRENT_SCALE = -1
 POWER_SCALE = -3
 ENERGY_SCALE = -1
 
-_REGISTER_LIMITS = {DataType.S16: (-0x8000, 0x7FFF), DataType.S32: (-(1 << 31), (1 << 31) - 1)}
+_INT16 = (-0x8000, 0x7FFF)
+_INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
 @dataclass
@@ -47,6 +85,8 @@ class _Channel:
     power_factor: float
     large_sensor: bool
     energy: float
+    current: float = 0.0
+    power: float = 0.0
     max_current: float = 0.0
     max_power: float = 0.0
 
@@ -61,6 +101,7 @@ class BcpmBehaviour:
     _start: float | None = None
     _last: float | None = None
     _channels: dict[int, _Channel] = field(default_factory=dict)
+    _blocks: tuple[str, ...] = ()
 
     @property
     def channels(self) -> range:
@@ -82,13 +123,13 @@ class BcpmBehaviour:
         self._last = now
         t = (now - self._start) * self.speed
         for number, channel in self._channels.items():
-            current = channel.base_current * (1.0 + 0.2 * math.sin(t / 20.0 + number))
-            apparent = BRANCH_VOLTAGE * current / 1000.0
-            power = apparent * channel.power_factor
-            channel.energy += max(hours, 0.0) * power
-            channel.max_current = max(channel.max_current, current)
-            channel.max_power = max(channel.max_power, power)
-            self._publish(device, number, current, power, apparent)
+            channel.current = channel.base_current * (1.0 + 0.2 * math.sin(t / 20.0 + number))
+            apparent = BRANCH_VOLTAGE * channel.current / 1000.0
+            channel.power = apparent * channel.power_factor
+            channel.energy += max(hours, 0.0) * channel.power
+            channel.max_current = max(channel.max_current, channel.current)
+            channel.max_power = max(channel.max_power, channel.power)
+            self._publish(device, number, apparent)
 
     def on_write(
         self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
@@ -117,9 +158,14 @@ class BcpmBehaviour:
         """No point of the profile is writable; nothing to follow up."""
 
     def _initialise(self, device: ProfileDevice) -> None:
-        """Learn which half the profile serves, give every channel its load, sensor size and energy."""
+        """Learn which half and which blocks the variant serves; give every channel its load."""
         upper = device.profile.has_point(f"channel_{CHANNELS_PER_HALF + 1}_current")
         self.first_channel = CHANNELS_PER_HALF + 1 if upper else 1
+        first = self.first_channel
+        self._blocks = tuple(
+            name for name in BLOCKS if device.profile.has_point(f"channel_{first}_{name}")
+        )
+        has_power = "power" in self._blocks
         for number in self.channels:
             spare = number % 7 == 0
             channel = _Channel(
@@ -129,50 +175,51 @@ class BcpmBehaviour:
                 energy=0.0 if spare else 100.0 + 17.5 * number,
             )
             self._channels[number] = channel
+            index = number - first
             current_scale = LARGE_SENSOR_CURRENT_SCALE if channel.large_sensor else CURRENT_SCALE
-            device.set_value(f"channel_{number}_current_scale", current_scale)
-            device.set_value(f"channel_{number}_power_scale", POWER_SCALE)
-            device.set_value(f"channel_{number}_energy_scale", ENERGY_SCALE)
+            _put(device, SCALE_BLOCK_CURRENT + index, [current_scale & 0xFFFF])
+            if has_power:
+                _put(device, SCALE_BLOCK_POWER + index, [POWER_SCALE & 0xFFFF])
+                _put(device, SCALE_BLOCK_ENERGY + index, [ENERGY_SCALE & 0xFFFF])
 
-    def _publish(
-        self, device: ProfileDevice, number: int, current: float, power: float, apparent: float
-    ) -> None:
+    def _publish(self, device: ProfileDevice, number: int, apparent: float) -> None:
         """Store one channel's values as integer registers under its scale registers."""
         channel = self._channels[number]
-        prefix = f"channel_{number}_"
-        self._set_scaled(device, prefix + "current", current)
-        self._set_scaled(device, prefix + "max_current", channel.max_current)
-        self._set_scaled(device, prefix + "power", power)
-        self._set_scaled(device, prefix + "max_power", channel.max_power)
-        self._set_scaled(device, prefix + "apparent_power", apparent)
-        self._set_scaled(device, prefix + "energy", channel.energy)
-        device.set_value(prefix + "power_factor", round(channel.power_factor, 3))
+        index = number - self.first_channel
+        values = {
+            "energy": channel.energy,
+            "power": channel.power,
+            "current": channel.current,
+            "max_power": channel.max_power,
+            "max_current": channel.max_current,
+            "apparent_power": apparent,
+        }
+        for name in self._blocks:
+            _put_scaled(device, BLOCKS[name], index, values[name])
+        if "power" in self._blocks:
+            step = round(channel.power_factor / POWER_FACTOR_STEP)
+            _put(device, POWER_FACTOR_BLOCK + index, [step & 0xFFFF])
 
     def _reset_maxima(self, device: ProfileDevice, number: int) -> None:
         """Start the channel's peaks again from its present values."""
         channel = self._channels[number]
-        prefix = f"channel_{number}_"
-        channel.max_current = _value_or_zero(device, prefix + "current")
-        channel.max_power = _value_or_zero(device, prefix + "power")
-        self._set_scaled(device, prefix + "max_current", channel.max_current)
-        self._set_scaled(device, prefix + "max_power", channel.max_power)
-
-    @staticmethod
-    def _set_scaled(device: ProfileDevice, key: str, value: float) -> None:
-        """Store ``value`` in point ``key`` as raw / 10**scale, with the scale the image holds now."""
-        if not device.profile.has_point(key):
-            return
-        point = device.profile.point(key)
-        assert point.scale_point is not None  # every scaled point of the profile names one
-        scale_point = device.profile.point(point.scale_point)
-        (scale_word,) = device.registers(scale_point.table, scale_point.address, 1)
-        exponent = scale_word - 0x10000 if scale_word & 0x8000 else scale_word
-        low, high = _REGISTER_LIMITS[point.data_type]
-        raw = min(max(round(value / 10.0**exponent), low), high)
-        device.set_registers(point.table, point.address, device.encode(point, raw))
+        channel.max_current, channel.max_power = channel.current, channel.power
+        index = number - self.first_channel
+        for name, value in (("max_current", channel.max_current), ("max_power", channel.max_power)):
+            if name in self._blocks:
+                _put_scaled(device, BLOCKS[name], index, value)
 
 
-def _value_or_zero(device: ProfileDevice, key: str) -> float:
-    """Return the decoded value of ``key``, or 0 when the profile lacks it."""
-    value = device.get_value(key)
-    return float(value) if isinstance(value, int | float) else 0.0
+def _put(device: ProfileDevice, register: int, words: list[int]) -> None:
+    """Store words from input register ``register`` (as the register list numbers it) on."""
+    device.set_registers(Table.INPUT_REGISTER, register - 1, words)
+
+
+def _put_scaled(device: ProfileDevice, block: _Block, index: int, value: float) -> None:
+    """Store ``value`` as raw / 10**scale, with the scale its scale register holds now."""
+    (scale_word,) = device.registers(Table.INPUT_REGISTER, block.scale_block + index - 1, 1)
+    exponent = to_signed16(scale_word)
+    low, high = _INT32 if block.size == 2 else _INT16
+    raw = min(max(round(value / 10.0**exponent), low), high)
+    words = [raw >> 16 & 0xFFFF, raw & 0xFFFF] if block.size == 2 else [raw & 0xFFFF]
+    _put(device, block.first + block.size * index, words)

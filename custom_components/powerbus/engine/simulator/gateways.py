@@ -15,7 +15,11 @@ A simulated gateway takes the writes its FAQs document and nothing else:
   :attr:`GatewayBehaviour.ftp_enabled` turns false. Any other value written to
   register 8000 is refused with "illegal data value".
 
-Register numbers here are those of the FAQs; the PDU address is one lower.
+Register numbers here are those of the FAQs; the PDU address is one lower. Every
+register and code is restated from the FAQ collection (seed 000,
+``000_b6fa0b864c16c23d.txt``: "How to disable the FTP site for the ECC21, EGX200,
+and EGX400" and "How to perform a soft reboot on an EGX100/200/300/400, PM8ECC or
+ECC21"), not taken from the engine's profile.
 """
 
 from __future__ import annotations
@@ -29,12 +33,17 @@ from ..models import Point, Table, Value
 from .faults import FaultPlan, NoAnswer, Request
 from .profile_device import ILLEGAL_ADDRESS, ILLEGAL_VALUE, ProfileDevice
 
+# Seed 000, FTP FAQ: "Write 0xAAAA to register 8000" enables register-list writes; "Write 0xBB00
+# to register: 809 for the ECC or 975 for the EGX" disables FTP; "Write 0x8080 to register 8000"
+# reboots. Seed 000, soft-reboot FAQ: EGX200, EGX400 and ECC21 take 32896 (0x8080) at 8000;
+# EGX100, EGX300 and PM8ECC take 1110 at 2800.
 COMMAND_REGISTER = 8000
 ENABLE_REGISTER_WRITES = 0xAAAA
 REBOOT_AT_8000 = 0x8080
 RESTART_REGISTER = 2800
 REBOOT_AT_2800 = 1110
 FTP_DISABLED = 0xBB00
+FTP_CONTROL_REGISTERS = {"ecc21": 809, "egx200": 975, "egx400": 975}
 REBOOT_SECONDS = 2.0
 
 # Models that reboot through register 8000 (and know the FTP procedure); the rest use 2800.
@@ -110,16 +119,18 @@ class GatewayBehaviour:
                 raise DeviceExceptionError(ILLEGAL_VALUE)
             self._reboot(device)
             return True
-        if device.profile.has_point("ftp_control") and not self.register_writes_enabled:
-            ftp = device.profile.point("ftp_control")
-            if address <= ftp.address < address + len(values):
+        ftp_register = FTP_CONTROL_REGISTERS.get(self.model)
+        if ftp_register is not None and not self.register_writes_enabled:
+            if register <= ftp_register < register + len(values):
                 raise DeviceExceptionError(ILLEGAL_ADDRESS)
         return False
 
     def after_write(self, device: ProfileDevice, point: Point, value: Value | None) -> None:
         """Remember an accepted FTP change; it takes effect at the next reboot."""
-        if point.key == "ftp_control":
-            self._ftp_disabled_at_reboot = value == "disabled"
+        ftp_register = FTP_CONTROL_REGISTERS.get(self.model)
+        if ftp_register is not None and point.address == ftp_register - 1:
+            (word,) = device.registers(Table.HOLDING_REGISTER, ftp_register - 1, 1)
+            self._ftp_disabled_at_reboot = word == FTP_DISABLED
 
     def _command_8000(self, device: ProfileDevice, value: int) -> None:
         """Register 8000: enable register-list writes, or reboot."""

@@ -21,6 +21,10 @@ What happens over time:
 The command registers (40101-40113) exist on models whose profile has commands.
 A write to one acts as the guide describes; delays are in seconds with the last
 digit ignored; the register then reads back the value written, as on the card.
+
+Codes and command registers are those of Liebert's OC-485 Modbus reference (seed
+003, ``003_131a8a0507ef6898.txt``), restated here rather than taken from the
+engine; the engine's profile only tells which points a variant has.
 """
 
 from __future__ import annotations
@@ -29,7 +33,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from .. import ups
 from ..errors import DeviceExceptionError
 from ..models import DataType, Point, Table, Value
 from .profile_device import ILLEGAL_VALUE, ProfileDevice
@@ -44,22 +47,52 @@ SCENARIO_OUTAGE_SECONDS = 37 * 60.0
 DEFAULT_LOW_BATTERY_MINUTES = 5
 CHARGING_CURRENT = 2.0
 LOAD_FRACTION = 0.45
+# Seed 003, Series 600 commands 40104-40106: "Delay time in Second, last digit will be ignored".
 DELAY_RESOLUTION = 10
+# Seed 003, Series 600 "Battery Start 40102": "1=Start, 0=Abort".
+BATTERY_TEST_START, BATTERY_TEST_ABORT = 1, 0
+
+
+class ChargeStatus(IntEnum):
+    """Battery Charge Status, input register 30112 (seed 003, every UPS family's table)."""
+
+    FULLY_CHARGED = 1  # "1 - 100% Charged"
+    NOT_FULLY_CHARGED = 2  # "2 - Less than 100% Charged"
+    CHARGING = 3  # "3 - Charging"
+    DISCHARGING = 4  # "4 - Discharging"
+    FLOAT_CHARGING = 5  # "5 - Float Charging"
+    EQUALIZE_CHARGING = 6  # "6 - Equalize Charging"
+
+
+class BatteryTestResult(IntEnum):
+    """Battery Test Result, input register 30130 (seed 003, Liebert Nx and Series 600 tables)."""
+
+    UNKNOWN = 1  # "1 - Unknown"
+    PASSED = 2  # "2 - Passed"
+    FAILED = 3  # "3 - Failed"
+    IN_PROGRESS = 4  # "4 - In Progress"
+    SYSTEM_FAILURE = 5  # "5 - System Failure"
+    INHIBITED = 6  # "6 - Inhibited"
 
 
 class CommandRegister(IntEnum):
-    """PDU addresses of the command holding registers (40101 is PDU 100)."""
+    """PDU addresses of the command holding registers (seed 003, Series 600: 40101 is PDU 100)."""
 
-    SILENCE_ALARM = 100
-    BATTERY_TEST = 101
-    OUTPUT_OFF = 103
-    OUTPUT_REBOOT = 104
-    OUTPUT_ON = 105
-    TO_BYPASS = 106
-    TO_INVERTER = 107
-    RESET_STATISTICS = 110
-    OUTLETS_ON = 111
-    OUTLETS_OFF = 112
+    SILENCE_ALARM = 100  # 40101 Silent Audible Alarm, any value
+    BATTERY_TEST = 101  # 40102 Battery Start, 1 start, 0 abort
+    OUTPUT_OFF = 103  # 40104 Open UPS Output Switch, delay in seconds
+    OUTPUT_REBOOT = 104  # 40105 Reboot UPS Output Switch, delay in seconds
+    OUTPUT_ON = 105  # 40106 Close UPS Output Switch, delay in seconds
+    TO_BYPASS = 106  # 40107 Transfer Load to Bypass, any value
+    TO_INVERTER = 107  # 40108 Transfer Load to Inverter, any value
+    RESET_STATISTICS = 110  # 40111 Reset UPS Statistic data, any value
+    OUTLETS_ON = 111  # 40112 Turn UPS Outlets On, bitmap of outlets 1-16
+    OUTLETS_OFF = 112  # 40113 Turn UPS Outlets Off, bitmap of outlets 1-16
+
+
+# Seed 003, PowerSure Interactive table: its result list ends "5 - System Failure, 7 - Inhibited".
+POWERSURE_INHIBITED = 7
+_POWERSURE_VARIANTS = frozenset({"liebert_psi"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +141,13 @@ class LiebertUpsBehaviour:
     outlets: int = 0
     blackouts: int = 3
     brownouts: int = 7
-    test_result: str = ups.BatteryTestResult.PASSED
+    test_result: BatteryTestResult = BatteryTestResult.PASSED
     _scenario: bool = True
     _rating: _Rating = _SINGLE_PHASE
     _time: float = 0.0
     _last: float | None = None
     _test_ends: float | None = None
-    _result_before_test: str = ups.BatteryTestResult.PASSED
+    _result_before_test: BatteryTestResult = BatteryTestResult.PASSED
     _pending: list[tuple[float, str]] = field(default_factory=list)
     _extremes: dict[str, float] = field(default_factory=dict)
 
@@ -206,9 +239,9 @@ class LiebertUpsBehaviour:
 
     def _battery_test(self, value: int) -> None:
         """1 starts a battery test, 0 aborts it; a test on battery is inhibited."""
-        if value not in (0, 1):
+        if value not in (BATTERY_TEST_START, BATTERY_TEST_ABORT):
             raise DeviceExceptionError(ILLEGAL_VALUE)
-        if value == 0:
+        if value == BATTERY_TEST_ABORT:
             if self.battery_test_running:
                 self._test_ends = None
                 self.test_result = self._result_before_test
@@ -216,10 +249,10 @@ class LiebertUpsBehaviour:
         if self.battery_test_running:
             return
         if not self.input_ok:
-            self.test_result = ups.BatteryTestResult.INHIBITED
+            self.test_result = BatteryTestResult.INHIBITED
             return
         self._result_before_test = self.test_result
-        self.test_result = ups.BatteryTestResult.IN_PROGRESS
+        self.test_result = BatteryTestResult.IN_PROGRESS
         self._test_ends = self._time + BATTERY_TEST_SECONDS
 
     def _schedule(self, delay: int, actions: tuple[str, ...]) -> None:
@@ -263,7 +296,7 @@ class LiebertUpsBehaviour:
                 self.on_bypass = False
         if self._test_ends is not None and self._test_ends <= self._time:
             self._test_ends = None
-            self.test_result = ups.BatteryTestResult.PASSED
+            self.test_result = BatteryTestResult.PASSED
 
     def _move_battery(self, seconds: float) -> None:
         """Drain the battery on battery, charge it on line; an empty battery ends the output."""
@@ -291,7 +324,7 @@ class LiebertUpsBehaviour:
             "battery_cabinet_type": 1,
             "battery_cabinet_count": 1,
             "battery_capacity": 9,
-            ups.NOMINAL_POWER: rating.apparent_power,
+            "nominal_power": rating.apparent_power,
             "nominal_input_voltage": rating.voltage,
             "nominal_output_voltage": rating.voltage,
             "nominal_bypass_voltage": rating.voltage,
@@ -305,7 +338,7 @@ class LiebertUpsBehaviour:
             "nominal_battery_float_voltage": round(rating.battery_voltage * 1.125),
             "load_bus_sync_mode": 0,
             "auto_restart_delay": 10,
-            ups.LOW_BATTERY_WARNING_TIME: DEFAULT_LOW_BATTERY_MINUTES,
+            "low_battery_warning_time": DEFAULT_LOW_BATTERY_MINUTES,
             "ambient_temperature_warning": 40,
             "over_temperature_limit": 50,
             "parallel_load_source": 0,
@@ -333,52 +366,46 @@ class LiebertUpsBehaviour:
         frequency = 50.0 if self.input_ok else 0.0
         battery_current = self._battery_current(real)
         values: dict[str, Value] = {
-            ups.ON_BATTERY: self.on_battery,
-            ups.SHUTDOWN_IMMINENT: self.on_battery
+            "on_battery": self.on_battery,
+            "shutdown_imminent": self.on_battery
             and self.runtime_minutes <= _low_battery_minutes(device),
-            ups.INPUT_FAIL: not self.input_ok,
-            ups.ON_INVERTER: powered and not self.on_bypass,
-            ups.ON_BYPASS: self.on_bypass,
-            ups.OUTPUT_OFF: not powered,
-            ups.BATTERY_UNDER_TEST: self.battery_test_running,
+            "input_fail": not self.input_ok,
+            "on_inverter": powered and not self.on_bypass,
+            "on_bypass": self.on_bypass,
+            "output_off": not powered,
+            "battery_under_test": self.battery_test_running,
             "output_off_pending": any(action == "off" for _, action in self._pending),
             "battery_charger_on": self.input_ok and self.charge < 100.0,
             "dc_dc_converter_on": self.on_battery,
-            ups.LOAD: round(load),
-            ups.LOAD_APPARENT_POWER: round(apparent),
-            ups.LOAD_POWER: round(real),
-            ups.INPUT_FREQUENCY: frequency,
-            ups.OUTPUT_FREQUENCY: 50.0 if powered else 0.0,
-            ups.BYPASS_FREQUENCY: frequency,
-            ups.BATTERY_CHARGE_STATUS: self._charge_status(),
-            ups.BATTERY_VOLTAGE: round(
-                rating.battery_voltage * (1.0 + 0.125 * self.charge / 100.0)
-            ),
-            ups.BATTERY_CURRENT: round(battery_current),
-            ups.BATTERY_RUNTIME: self.runtime_minutes,
-            ups.BATTERY_CHARGE: round(self.charge),
-            ups.BATTERY_TEMPERATURE: 27,
+            "load": round(load),
+            "load_apparent_power": round(apparent),
+            "load_power": round(real),
+            "input_frequency": frequency,
+            "output_frequency": 50.0 if powered else 0.0,
+            "bypass_frequency": frequency,
+            "battery_charge_status": self._charge_status(),
+            "battery_voltage": round(rating.battery_voltage * (1.0 + 0.125 * self.charge / 100.0)),
+            "battery_current": round(battery_current),
+            "battery_runtime": self.runtime_minutes,
+            "battery_charge": round(self.charge),
+            "battery_temperature": 27,
             "pfc_temperature": 38,
-            ups.AMBIENT_TEMPERATURE: 24,
-            ups.BATTERY_TEST_RESULT: self.test_result,
-            ups.BLACKOUT_COUNT: self.blackouts,
-            ups.BROWNOUT_COUNT: self.brownouts,
+            "ambient_temperature": 24,
+            "battery_test_result": self._test_result_code(device),
+            "blackout_count": self.blackouts,
+            "brownout_count": self.brownouts,
         }
         for circuit in range(1, 17):
             values[f"load_circuit_{circuit}"] = powered and bool(self.outlets >> (circuit - 1) & 1)
         for phase in range(1, rating.phases + 1):
             values.update(
                 {
-                    ups.phase_key(ups.INPUT_VOLTAGE, phase): input_voltage,
-                    ups.phase_key(ups.INPUT_CURRENT, phase): round(input_current),
-                    ups.phase_key(ups.BYPASS_VOLTAGE, phase): input_voltage,
-                    ups.phase_key(ups.BYPASS_CURRENT, phase): round(output_current)
-                    if self.on_bypass
-                    else 0,
-                    ups.phase_key(ups.OUTPUT_VOLTAGE, phase): output_voltage,
-                    ups.phase_key(ups.OUTPUT_CURRENT, phase): round(output_current)
-                    if powered
-                    else 0,
+                    f"input_voltage_l{phase}": input_voltage,
+                    f"input_current_l{phase}": round(input_current),
+                    f"bypass_voltage_l{phase}": input_voltage,
+                    f"bypass_current_l{phase}": round(output_current) if self.on_bypass else 0,
+                    f"output_voltage_l{phase}": output_voltage,
+                    f"output_current_l{phase}": round(output_current) if powered else 0,
                     f"input_power_factor_l{phase}": 0.99 if self.input_ok else 0.0,
                     f"output_load_l{phase}": round(load),
                     f"output_power_factor_l{phase}": 0.9 if powered else 0.0,
@@ -393,13 +420,22 @@ class LiebertUpsBehaviour:
         values.update(self._voltage_extremes(input_voltage, output_voltage))
         _put_all(device, values)
 
-    def _charge_status(self) -> str:
-        """Return the battery charge status label."""
+    def _test_result_code(self, device: ProfileDevice) -> int:
+        """Return the code of the last test result as the variant's map numbers it."""
+        if (
+            self.test_result is BatteryTestResult.INHIBITED
+            and device.profile.key in _POWERSURE_VARIANTS
+        ):
+            return POWERSURE_INHIBITED
+        return int(self.test_result)
+
+    def _charge_status(self) -> ChargeStatus:
+        """Return the battery charge status code."""
         if self.on_battery:
-            return ups.ChargeStatus.DISCHARGING
+            return ChargeStatus.DISCHARGING
         if self.charge >= 100.0:
-            return ups.ChargeStatus.FULLY_CHARGED
-        return ups.ChargeStatus.CHARGING if self.input_ok else ups.ChargeStatus.NOT_FULLY_CHARGED
+            return ChargeStatus.FULLY_CHARGED
+        return ChargeStatus.CHARGING if self.input_ok else ChargeStatus.NOT_FULLY_CHARGED
 
     def _battery_current(self, real_power: float) -> float:
         """Battery current: negative while it feeds the load, positive while it charges."""
@@ -424,8 +460,8 @@ class LiebertUpsBehaviour:
 
 def _low_battery_minutes(device: ProfileDevice) -> float:
     """Return the runtime at which the UPS announces low battery: its own setting (30053)."""
-    if device.profile.has_point(ups.LOW_BATTERY_WARNING_TIME):
-        setting = device.get_value(ups.LOW_BATTERY_WARNING_TIME)
+    if device.profile.has_point("low_battery_warning_time"):
+        setting = device.get_value("low_battery_warning_time")
         if isinstance(setting, int | float) and not isinstance(setting, bool):
             return setting
     return DEFAULT_LOW_BATTERY_MINUTES

@@ -5,12 +5,17 @@ of every cycle (negative current and power, as the real meter reports export),
 energy registers integrate the powers per phase, direction and tariff, the total
 follows the combination code, and the day counter counts imported energy until it
 is reset. Identity values are those of a real meter's register dump.
+
+Codes come from the inepro PRO380 user manual (seed 004, ``004_60de73c32b8104cb.txt``)
+and, where its register appendix is missing, from the researched map
+``devices/pro380.md``; they are restated here, not taken from the engine's profile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 import math
 
 from ..models import Point, Table, Value
@@ -19,6 +24,31 @@ from .profile_device import ProfileDevice
 SECONDS_PER_HOUR = 3600.0
 EXPORT_CYCLE = 60.0
 
+
+class CombinationCode(IntEnum):
+    """How the meter forms its total energy (seed 004, 6.10 "Setting the total energy calculation")."""
+
+    FORWARD = 1  # C-01 "Forward only"
+    REVERSE = 4  # C-04 "Reverse only"
+    FORWARD_PLUS_REVERSE = 5  # C-05 "Forward + Reverse"
+    REVERSE_MINUS_FORWARD = 6  # C-06 "Reverse - Forward"
+    FORWARD_MINUS_REVERSE = 9  # C-09 "Forward - Reverse"
+    FORWARD_MINUS_REVERSE_LOCKED = 10  # C-10, which cannot be changed once set
+    FORWARD_MINUS_REVERSE_ALT = 11  # C-11
+
+
+class Tariff(IntEnum):
+    """The active tariff in 0x6048 (devices/pro380.md: 1 = T1, 2 = T2; seed 004 6.3 shows T1/T2)."""
+
+    T1 = 1
+    T2 = 2
+
+
+# devices/pro380.md: parity register 0x4011 (1 = even) and CT mode 0x401F (5 = 5 A secondary).
+PARITY_EVEN = 1
+CT_MODE_FIVE_AMP = 5
+
+# A real meter's register dump (devices/pro380.md "Sample values"), as raw codes.
 IDENTITY: dict[str, Value] = {
     "serial_number": "22091039",
     "meter_code": "0102",
@@ -30,15 +60,15 @@ IDENTITY: dict[str, Value] = {
     "meter_amps": 100,
     "ct_ratio": 0,
     "s0_rate": 1000.0,
-    "combination_code": "forward",
+    "combination_code": CombinationCode.FORWARD,
     "lcd_cycle_time": 10,
-    "parity": "even",
+    "parity": PARITY_EVEN,
     "error_code": 0,
     "power_down_counter": 12,
     "checksum": "0D012D35",
     "status_word": "00110111",
-    "ct_mode": "five_amp",
-    "tariff": "t1",
+    "ct_mode": CT_MODE_FIVE_AMP,
+    "tariff": Tariff.T1,
 }
 
 _PHASES = ("l1", "l2", "l3")
@@ -129,6 +159,7 @@ class Pro380Behaviour:
             totals["active_power"] += active
             totals["reactive_power"] += reactive
             totals["apparent_power"] += apparent
+            # devices/pro380.md 0x4012-0x4014: ASCII "1F" forward, "1R" reverse (from a real dump).
             device.set_value(f"direction_{phase}", f"{phase[1]}{'F' if current >= 0 else 'R'}")
         for key, value in totals.items():
             device.set_value(key, round(value, 4))
@@ -146,7 +177,7 @@ class Pro380Behaviour:
         self, device: ProfileDevice, phases: list[tuple[float, float, float]], hours: float
     ) -> None:
         """Add the energy of ``hours`` to the counters of the active tariff."""
-        tariff = "t1" if device.get_value("tariff") == "t1" else "t2"
+        tariff = "t1" if _raw(device, "tariff") == Tariff.T1 else "t2"
         for phase, (voltage, current, pf) in zip(_PHASES, phases, strict=True):
             apparent = voltage * abs(current) / 1000.0
             direction = "import" if current >= 0 else "export"
@@ -160,7 +191,7 @@ class Pro380Behaviour:
 
     def _publish_totals(self, device: ProfileDevice) -> None:
         """Derive every energy register from the per-phase, per-tariff counters."""
-        code = device.get_value("combination_code")
+        code = _raw(device, "combination_code")
         for kind in ("active", "reactive"):
             for tariff in ("t1", "t2", None):
                 for phase in (*_PHASES, None):
@@ -185,18 +216,31 @@ class Pro380Behaviour:
         )
 
 
-def _combine(code: Value | None, imported: float, exported: float) -> float:
-    """Total energy as the combination code defines it."""
-    if code == "reverse":
-        return exported
-    if code == "forward_plus_reverse":
+def _raw(device: ProfileDevice, key: str) -> int:
+    """Return the register of the one-register point ``key`` as the meter holds it."""
+    point = device.profile.point(key)
+    (word,) = device.registers(point.table, point.address, 1)
+    return word
+
+
+def _combine(code: int, imported: float, exported: float) -> float:
+    """Total energy as the combination code forms it (seed 004, 6.10).
+
+    The manual's worked example (forward 10 kWh, reverse 12 kWh) gives the totals
+    10, -12, 22, -22, -2, -2 and -2 for C-01, C-04, C-05, C-06, C-09, C-10 and
+    C-11: reverse energy counts negative in C-04 and C-06. C-10 also nets the
+    phases before counting forward and reverse; its total is the same.
+    """
+    if code == CombinationCode.REVERSE:
+        return -exported
+    if code == CombinationCode.FORWARD_PLUS_REVERSE:
         return imported + exported
-    if code == "reverse_minus_forward":
-        return exported - imported
+    if code == CombinationCode.REVERSE_MINUS_FORWARD:
+        return -exported - imported
     if code in (
-        "forward_minus_reverse",
-        "forward_minus_reverse_locked",
-        "forward_minus_reverse_alt",
+        CombinationCode.FORWARD_MINUS_REVERSE,
+        CombinationCode.FORWARD_MINUS_REVERSE_LOCKED,
+        CombinationCode.FORWARD_MINUS_REVERSE_ALT,
     ):
         return imported - exported
     return imported
