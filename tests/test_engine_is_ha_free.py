@@ -230,6 +230,29 @@ def test_runtime_engine_never_imports_the_cli_or_the_simulator() -> None:
     assert _front_end_imports(sources) == []
 
 
+# What a simulated device may take from the engine: its errors, the profile models that say which
+# points exist, and the codecs that turn values into words. Behaviour (codes, register numbers,
+# scale rules) it states itself, from the vendors' documents.
+SIMULATOR_MAY_IMPORT = ("powerbus.errors", "powerbus.models", "powerbus.codecs")
+
+
+def test_simulators_take_no_behaviour_from_the_engine() -> None:
+    """Simulator modules import nothing of the engine but errors, models and codecs."""
+    sources = sorted(SIMULATOR_DIR.rglob("*.py"))
+    borrowed = [
+        f"{source.relative_to(ENGINE_DIR)}:{line} {module}"
+        for source in sources
+        for module, line in _engine_imports(source, ENGINE_DIR)
+        if module.startswith("powerbus.")
+        and not any(
+            module == allowed or module.startswith(f"{allowed}.")
+            for allowed in (*SIMULATOR_MAY_IMPORT, "powerbus.simulator")
+        )
+    ]
+    assert SIMULATOR_DIR / "powerlogic.py" in sources
+    assert borrowed == []
+
+
 @pytest.mark.parametrize(
     ("where", "source_text"),
     [
