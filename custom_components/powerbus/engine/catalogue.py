@@ -83,23 +83,31 @@ def _point_spec(point: Point, vocabulary: Vocabulary, *, demoted: bool) -> Entit
         return _binary(point, base)
     if point.write is not None and not point.write.dangerous:
         if point.options:
-            return _with(base, Platform.SELECT, options=tuple(point.options.values()))
+            return _with(base, Platform.SELECT, options=_labels(point))
         if point.write.choices and point.data_type is not DataType.STRING:
             choices = point.write.choices
             return _with(
                 base,
                 Platform.SELECT,
-                options=tuple(f"{c:g}" for c in choices),
+                options=tuple(_number_label(c) for c in choices),
                 option_values=choices,
                 unit=point.unit,
             )
         if point.data_type not in (DataType.STRING, DataType.HEX):
             return _number(point, base, vocabulary)
     if point.options:
-        return _with(
-            base, Platform.SENSOR, device_class="enum", options=tuple(point.options.values())
-        )
+        return _with(base, Platform.SENSOR, device_class="enum", options=_labels(point))
     return _sensor(point, base, vocabulary)
+
+
+def _labels(point: Point) -> tuple[str, ...]:
+    """Return a point's option labels, each once (two raw values may share a label)."""
+    return tuple(dict.fromkeys(point.options.values()))
+
+
+def _number_label(number: float) -> str:
+    """Return the option label of an allowed value: the number itself, exactly."""
+    return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _binary(point: Point, base: EntitySpec) -> EntitySpec:

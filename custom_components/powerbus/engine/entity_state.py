@@ -7,7 +7,8 @@ decided once:
 - An entity of a point is available when the device answers and the point was read
   validly in its last poll; otherwise it is unavailable (never an old value shown as
   fresh). Its value is the point's value times the entity's unit factor; a select
-  over a numeric point shows the option of its number.
+  over a numeric point shows the option of its number, and a value that is none of
+  an entity's options (a raw value the profile does not name) is unknown (None).
 - A derived UPS entity and a button are available when the device answers; a derived
   value that the points cannot tell is unknown (None).
 - Statistics are always available: they describe the bus even while the device is down.
@@ -22,7 +23,7 @@ import math
 from .commands import CommandResult
 from .entity_spec import EntitySpec, Platform, Source
 from .errors import WriteValidationError
-from .models import Profile, Reading, Value
+from .models import Profile, Reading, Value, WriteSpec
 from .session import DeviceSession
 from .snapshot import DeviceSnapshot
 from .ups_entities import STATISTIC_PREFIX, is_ups, ups_values
@@ -47,9 +48,8 @@ def entity_states(
             key = spec.key.removeprefix(STATISTIC_PREFIX)
             states[spec.key] = EntityState(available=True, value=snapshot.stats.get(key))
         elif spec.source is Source.UPS:
-            states[spec.key] = EntityState(
-                available=snapshot.available, value=derived.get(spec.key)
-            )
+            value = derived.get(spec.key) if snapshot.available else None
+            states[spec.key] = EntityState(available=snapshot.available, value=value)
         elif spec.source is Source.COMMAND:
             states[spec.key] = EntityState(available=snapshot.available, value=None)
         else:
@@ -62,6 +62,9 @@ def _point_state(spec: EntitySpec, snapshot: DeviceSnapshot) -> EntityState:
     value = snapshot.value(spec.point or spec.key) if snapshot.available else None
     if value is None:
         return EntityState(available=False, value=None)
+    if spec.options and not spec.option_values:
+        # Home Assistant refuses an enum state outside the options: an unlisted one is unknown.
+        return EntityState(available=True, value=value if value in spec.options else None)
     if spec.option_values and isinstance(value, int | float) and not isinstance(value, bool):
         option = next(
             (
@@ -94,10 +97,12 @@ async def operate(
         Platform.NUMBER,
     ):
         raise WriteValidationError(f"{spec.key} cannot be changed")
-    return await session.write_point(spec.point, _to_point(spec, value))
+    profile = session.profile
+    write = profile.point(spec.point).write if profile.has_point(spec.point) else None
+    return await session.write_point(spec.point, _to_point(spec, value, write))
 
 
-def _to_point(spec: EntitySpec, value: Value | None) -> Value:
+def _to_point(spec: EntitySpec, value: Value | None, write: WriteSpec | None) -> Value:
     """Return the value to write to the point behind an entity, from the entity's value."""
     if spec.platform is Platform.SWITCH:
         if not isinstance(value, bool):
@@ -121,4 +126,22 @@ def _to_point(spec: EntitySpec, value: Value | None) -> Value:
             if spec.minimum is not None and spec.maximum is not None
             else f"{spec.key}: {value} is out of range"
         )
-    return value / spec.factor if spec.factor != 1.0 else value
+    if spec.factor == 1.0:
+        return value
+    return _within(value / spec.factor, write)
+
+
+def _within(value: float, write: WriteSpec | None) -> float:
+    """Keep a converted value inside the point's limits.
+
+    The value was checked against the entity's limits (the point's, converted), so a
+    value past a point limit is past it only by the rounding of the conversion: the
+    maximum of a slider in VA must not land a hair above the maximum in kVA.
+    """
+    if write is None:
+        return value
+    if write.maximum is not None:
+        value = min(value, write.maximum)
+    if write.minimum is not None:
+        value = max(value, write.minimum)
+    return value

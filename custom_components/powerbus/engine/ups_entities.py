@@ -104,6 +104,12 @@ UPS_STATUS = "ups_status"
 UPS_STATUS_TEXT = "ups_status_text"
 UPS_ALARMS = "ups_alarms"
 UPS_ALARM = "ups_alarm"
+_ALARM_POINTS = tuple(
+    condition.key
+    for _, condition in ups.ALARM_RULES
+    if isinstance(condition, ups.FlagIs | ups.LabelIn)
+)
+"""The points the canonical alarms are read from."""
 
 
 def is_ups(profile: Profile) -> bool:
@@ -138,13 +144,17 @@ def ups_specs(profile: Profile) -> list[EntitySpec]:
 
 def ups_values(profile: Profile, values: Mapping[str, Value | None]) -> dict[str, Value | None]:
     """Return the values of a UPS's derived entities from its points' latest values."""
-    status = ups.derive_status(values, extra_alarms=ups.problem_flags(profile))
+    problems = ups.problem_flags(profile)
+    status = ups.derive_status(values, extra_alarms=problems)
     state = ups_state(status)
+    alarms_known = bool(status.alarms) or any(
+        values.get(key) is not None for key in (*_ALARM_POINTS, *problems)
+    )
     derived: dict[str, Value | None] = {
         UPS_STATUS: None if state is None else state.value,
         UPS_STATUS_TEXT: status.text or None,
-        UPS_ALARMS: status.alarm_text,
-        UPS_ALARM: bool(status.alarms),
+        UPS_ALARMS: status.alarm_text if alarms_known else None,
+        UPS_ALARM: bool(status.alarms) if alarms_known else None,
     }
     for flag in _FLAGS:
         known = any(values.get(key) is not None for key in flag.points)
