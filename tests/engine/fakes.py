@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -139,6 +139,8 @@ class FakeTransport:
         self.log: list[Request] = []
         self.fail_open = False
         self.open_attempts = 0
+        self.on_request: Callable[[int], None] | None = None
+        """Called with the unit of every request as it starts (to act in the middle of a poll)."""
         self.opens = 0
         self._connected = False
         self._faults: dict[int, deque[Fault]] = {}
@@ -235,6 +237,8 @@ class FakeTransport:
         if not self._connected:
             raise LinkError("the fake link is closed")
         started = self.clock()
+        if self.on_request is not None:
+            self.on_request(unit)
         if self._on_traffic is not None:
             self._on_traffic(True, 8)
         pending = self._faults.get(unit)

@@ -275,6 +275,27 @@ async def test_epoch_counts_every_open_of_the_link(
     assert link.opens == 3
 
 
+async def test_a_reopen_that_only_drops_a_late_answer_is_no_reconnect(
+    bus: Bus, link: FakeTransport, clock: FakeClock
+) -> None:
+    """After a timeout the link is opened afresh, but the devices on it are the same ones."""
+    await bus.read(1, HR, 0, 1)
+    link.fault(2, "timeout")
+    await bus.read(2, HR, 0, 1)
+    assert link.opens == 2  # a fresh link, so that a late answer is never taken for another
+    assert bus.epoch == 1
+    link.units[2].silent = True
+    link.fail_open = True
+    with pytest.raises(RequestTimeoutError):
+        await bus.read(2, HR, 0, 1, retries=0)
+    with pytest.raises(LinkError):
+        await bus.read(1, HR, 0, 1, retries=0)  # the link is really down now
+    link.fail_open = False
+    clock.advance(60.0)
+    await bus.read(1, HR, 0, 1)
+    assert bus.epoch == 2
+
+
 async def open_attempt_times(
     bus: Bus, link: FakeTransport, clock: FakeClock, span: float
 ) -> list[float]:

@@ -245,6 +245,43 @@ async def test_a_refused_point_is_never_shown_with_its_old_value_as_valid() -> N
     assert after.readings["current"].timestamp > before.readings["current"].timestamp
 
 
+@settings(max_examples=30, deadline=None)
+@given(
+    events=st.lists(
+        st.sampled_from(["tick", "tick", "silent", "answer", "refuse", "allow", "reconnect"]),
+        min_size=5,
+        max_size=40,
+    )
+)
+async def test_an_old_value_is_never_shown_as_valid(events: list[str]) -> None:
+    """Whatever the device does, a valid power reading is the value it held when last polled."""
+    rig = Rig()
+    session = rig.session()
+    power = rig.profile.point("power")
+    for step, event in enumerate(events):
+        rig.device.put(power, step)  # the power changes at every step
+        if event == "silent":
+            rig.device.silent = True
+        elif event == "answer":
+            rig.device.silent = False
+        elif event == "refuse":
+            rig.device.refuse(HR, FAST, FAST)
+        elif event == "allow":
+            rig.device.allow_all()
+        elif event == "reconnect":
+            rig.bus.close()
+        rig.clock.advance(1.0)
+        snapshot = await session.poll_due()
+        reading = snapshot.readings.get("power")
+        if not snapshot.available:
+            assert all(r.state is not PointState.VALID for r in snapshot.readings.values())
+        if reading is not None and reading.state is PointState.VALID:
+            assert reading.value == step
+            assert snapshot.value("power") == step
+        else:
+            assert snapshot.value("power") is None
+
+
 async def test_an_offline_device_is_probed_with_one_request_per_due_poll() -> None:
     """A dead device costs one request without retries per poll, not a full poll with retries."""
     rig = Rig()

@@ -141,7 +141,12 @@ class Bus:
         self._next_open_at = 0.0
         self._reconnect_backoff_max = self.policy.reconnect_backoff_max
         self.epoch = 0
-        """Counts the times the link was opened; a change means a (re)connect."""
+        """Counts the times the link was (re)connected; a change means a (re)connect.
+
+        Reopening the link only to drop a late answer after a timeout does not count:
+        the devices on the line are the same, and a dead one must not make the others
+        read their identity and every group again at each of its timeouts."""
+        self._dropping_late_answer = False
 
     async def __aenter__(self) -> Self:
         """Open the link."""
@@ -180,6 +185,7 @@ class Bus:
 
     def close(self) -> None:
         """Close the link."""
+        self._dropping_late_answer = False
         self._link.close()
 
     @asynccontextmanager
@@ -271,6 +277,7 @@ class Bus:
                 if isinstance(err, LinkError | RequestTimeoutError):
                     # A late answer must never be taken for the next request's (RTU frames
                     # carry no transaction id): start the next attempt on a fresh link.
+                    self._dropping_late_answer = isinstance(err, RequestTimeoutError)
                     self._link.close()
                 if not self._worth_retrying(err) or attempt >= allowed:
                     raise
@@ -311,7 +318,9 @@ class Bus:
         self._failed_opens = 0
         self._next_open_at = 0.0
         self._last_unit = None
-        self.epoch += 1
+        if not self._dropping_late_answer:
+            self.epoch += 1
+        self._dropping_late_answer = False
 
     async def _keep_silence(self, unit: int, limits: BusLimits) -> None:
         """Wait until the line has been quiet long enough for the next request."""
