@@ -19,7 +19,8 @@ command with an explicit confirmation. A device command without required
 parameters is a **button**; a dangerous one is created disabled and marked
 ``dangerous``, so that pressing it takes a deliberate step (enabling it) first.
 Commands with required parameters are reached through each front end's command
-service or topic.
+service or topic. A point in a read-only table (an input register, a discrete input)
+is never a control, whatever its write rules say, and neither is a text point.
 
 UPS profiles also get the derived entities of ``ups_entities.py``; every device gets
 the link and device statistics as diagnostic sensors, disabled by default.
@@ -35,7 +36,7 @@ from dataclasses import replace
 from typing import Any
 
 from .entity_spec import EntitySpec, Platform, Source
-from .models import Command, DataType, EntityCategory, Point, Profile
+from .models import Command, DataType, EntityCategory, Point, Profile, Table
 from .ups_entities import STATISTICS, ups_specs
 from .vocabulary import HA_2025_4, UNIT_CONVERSIONS, Vocabulary
 
@@ -51,6 +52,8 @@ _INTEGER_TYPES = frozenset(
         DataType.MOD10,
     }
 )
+_TEXT_TYPES = frozenset({DataType.STRING, DataType.HEX})
+_WRITABLE_TABLES = frozenset({Table.COIL, Table.HOLDING_REGISTER})
 _FLOAT_STEP = 0.001
 
 
@@ -78,13 +81,14 @@ def _point_spec(point: Point, vocabulary: Vocabulary, *, demoted: bool) -> Entit
         entity_category=point.entity_category,
         enabled_by_default=point.enabled_by_default and not demoted,
         point=point.key,
+        reads=(point.key,),
     )
     if point.bit is not None or point.data_type is DataType.BOOL:
         return _binary(point, base)
-    if point.write is not None and not point.write.dangerous:
+    if _settable(point) and point.data_type not in _TEXT_TYPES:
         if point.options:
             return _with(base, Platform.SELECT, options=_labels(point))
-        if point.write.choices and point.data_type is not DataType.STRING:
+        if point.write is not None and point.write.choices:
             choices = point.write.choices
             return _with(
                 base,
@@ -93,11 +97,20 @@ def _point_spec(point: Point, vocabulary: Vocabulary, *, demoted: bool) -> Entit
                 option_values=choices,
                 unit=point.unit,
             )
-        if point.data_type not in (DataType.STRING, DataType.HEX):
-            return _number(point, base, vocabulary)
+        return _number(point, base, vocabulary)
     if point.options:
         return _with(base, Platform.SENSOR, device_class="enum", options=_labels(point))
     return _sensor(point, base, vocabulary)
+
+
+def _settable(point: Point) -> bool:
+    """Whether a user may change the point from its entity: safely writable, in a writable table."""
+    return (
+        point.write is not None
+        and not point.write.dangerous
+        and point.table in _WRITABLE_TABLES
+        and point.bit is None
+    )
 
 
 def _labels(point: Point) -> tuple[str, ...]:
@@ -112,7 +125,7 @@ def _number_label(number: float) -> str:
 
 def _binary(point: Point, base: EntitySpec) -> EntitySpec:
     """Return a bool point's entity: a switch when it may be written, else a binary sensor."""
-    writable = point.write is not None and not point.write.dangerous and point.bit is None
+    writable = _settable(point)
     return _with(
         base,
         Platform.SWITCH if writable else Platform.BINARY_SENSOR,

@@ -63,3 +63,5 @@ class EntitySpec:
     command: str | None = None
     covers: tuple[str, ...] = ()
     """The flag points a derived entity stands for; they are created disabled."""
+    reads: tuple[str, ...] = ()
+    """The points whose values the entity's state needs: poll these while it is enabled."""

@@ -110,6 +110,8 @@ _ALARM_POINTS = tuple(
     if isinstance(condition, ups.FlagIs | ups.LabelIn)
 )
 """The points the canonical alarms are read from."""
+_STATUS_POINTS = (*ups.STATUS_FLAGS, ups.BATTERY_CHARGE_STATUS, ups.BATTERY_TEST_RESULT)
+"""The points NUT's status tokens are derived from."""
 
 
 def is_ups(profile: Profile) -> bool:
@@ -121,10 +123,26 @@ def ups_specs(profile: Profile) -> list[EntitySpec]:
     """Return the derived entities of a UPS profile; none for other devices."""
     if not is_ups(profile):
         return []
+    status_points = _present(profile, _STATUS_POINTS)
+    alarm_points = _present(profile, (*_ALARM_POINTS, *ups.problem_flags(profile)))
     specs = [
-        _spec(UPS_STATUS, "Status", Platform.SENSOR, device_class="enum", options=tuple(UpsState)),
-        _spec(UPS_STATUS_TEXT, "NUT status", Platform.SENSOR, diagnostic=True, enabled=False),
-        _spec(UPS_ALARMS, "Active alarms", Platform.SENSOR),
+        _spec(
+            UPS_STATUS,
+            "Status",
+            Platform.SENSOR,
+            device_class="enum",
+            options=tuple(UpsState),
+            reads=status_points,
+        ),
+        _spec(
+            UPS_STATUS_TEXT,
+            "NUT status",
+            Platform.SENSOR,
+            diagnostic=True,
+            enabled=False,
+            reads=_present(profile, status_points + alarm_points),
+        ),
+        _spec(UPS_ALARMS, "Active alarms", Platform.SENSOR, reads=alarm_points),
     ]
     for flag in _FLAGS:
         present = tuple(key for key in flag.points if profile.has_point(key))
@@ -136,10 +154,20 @@ def ups_specs(profile: Profile) -> list[EntitySpec]:
                     Platform.BINARY_SENSOR,
                     device_class=flag.device_class,
                     covers=present,
+                    reads=present,
                 )
             )
-    specs.append(_spec(UPS_ALARM, "Alarm", Platform.BINARY_SENSOR, device_class="problem"))
+    specs.append(
+        _spec(
+            UPS_ALARM, "Alarm", Platform.BINARY_SENSOR, device_class="problem", reads=alarm_points
+        )
+    )
     return specs
+
+
+def _present(profile: Profile, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Return those of ``keys`` the profile has, once each, in order."""
+    return tuple(dict.fromkeys(key for key in keys if profile.has_point(key)))
 
 
 def ups_values(profile: Profile, values: Mapping[str, Value | None]) -> dict[str, Value | None]:
@@ -170,6 +198,7 @@ def _spec(
     device_class: str | None = None,
     options: tuple[str, ...] = (),
     covers: tuple[str, ...] = (),
+    reads: tuple[str, ...] = (),
     diagnostic: bool = False,
     enabled: bool = True,
 ) -> EntitySpec:
@@ -183,6 +212,7 @@ def _spec(
         device_class=device_class,
         options=options,
         covers=covers,
+        reads=reads,
         entity_category=EntityCategory.DIAGNOSTIC if diagnostic else None,
         enabled_by_default=enabled,
     )
