@@ -19,8 +19,11 @@ from powerbus.entity_spec import EntitySpec, Platform, Source
 from powerbus.link import LinkKind, LinkSettings, parse_link
 from powerbus.models import EntityCategory, Profile, StateClass, TransportDefaults
 from powerbus.profile import builtin_profiles, get_profile, parse_profile_text
+from powerbus.session import DeviceSession
 from powerbus.uid import device_uid, entity_unique_id, link_id, slug
 from powerbus.vocabulary import BINARY_SENSOR_DEVICE_CLASSES, HA_2025_4, HA_2026_10, Vocabulary
+
+from .fakes import RTU_LINK, FakeClock, FakeTransport, make_bus, small_meter
 
 pytestmark = pytest.mark.hardware_free
 
@@ -51,6 +54,9 @@ point_sets:
     - {key: reactive_energy, name: Reactive energy, address: 24, data_type: u32, unit: kvarh, device_class: reactive_energy, state_class: total_increasing, precision: 2}
     - {key: energy, name: Energy, address: 26, data_type: u32, scale: 0.1, unit: kWh, device_class: energy, state_class: total_increasing, precision: 1}
     - {key: hidden, name: Hidden, address: 28, entity_category: diagnostic, enabled_by_default: false}
+    - {key: code, name: Code, address: 29, data_type: hex, count: 1, write: {choices: [47872]}}
+    - {key: input_setting, name: Input setting, address: 30, table: input_register, write: {min: 0, max: 5}}
+    - {key: input_flag, name: Input flag, address: 1, table: discrete_input, data_type: bool, write: {}}
 commands:
   - key: identify
     name: Identify
@@ -127,6 +133,9 @@ def shipped_profile_keys() -> list[str]:
         ("unit_address", Platform.SENSOR),
         ("parity", Platform.SENSOR),
         ("label", Platform.SENSOR),
+        ("code", Platform.SENSOR),
+        ("input_setting", Platform.SENSOR),
+        ("input_flag", Platform.BINARY_SENSOR),
         ("tag", Platform.SENSOR),
         ("power_limit", Platform.NUMBER),
         ("apparent_power", Platform.SENSOR),
@@ -429,6 +438,29 @@ def test_a_device_without_a_serial_number_is_known_by_link_and_unit() -> None:
     assert uid == "liebert_tcp_10_0_0_5_502_u3"
     assert uid != device_uid("liebert", None, "tcp_10_0_0_5_502", 4)
     assert entity_unique_id(uid, "ups_status") == "liebert_tcp_10_0_0_5_502_u3_ups_status"
+
+
+async def test_a_session_names_its_device_by_the_serial_number_it_reads() -> None:
+    """The uid is unknown until the serial number is read, then built from it."""
+    clock = FakeClock()
+    link = FakeTransport(clock)
+    meter = small_meter()
+    link.add_unit(3, meter, {"serial_number": "0BADCAFE"})
+    session = DeviceSession(
+        make_bus(link, clock), meter, 3, clock=clock, wall_clock=clock.wall, sleep=clock.sleep
+    )
+    assert session.uid is None
+    snapshot = await session.refresh()
+    assert session.uid == snapshot.uid == "testmeter_0badcafe"
+
+
+def test_a_session_names_a_device_without_a_serial_number_by_link_and_unit() -> None:
+    """A profile without a serial number point gives a uid from the start."""
+    clock = FakeClock()
+    link = FakeTransport(clock)
+    session = DeviceSession(make_bus(link, clock, RTU_LINK), workshop(), 5, clock=clock)
+    assert session.uid == f"workshop_{link_id(RTU_LINK)}_u5"
+    assert link.requests() == []
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,17 @@ def test_statistics_are_shown_as_the_session_reports_them() -> None:
         assert states[f"bus_{name}"] == EntityState(available=True, value=value)
 
 
+async def test_a_session_feeds_every_statistics_entity() -> None:
+    """Each bus statistic entity finds its figure in a real session's snapshot."""
+    rig = Rig(bench())
+    snap = await rig.session.refresh()
+    specs = [spec for spec in catalogue(rig.profile) if spec.source is Source.STATISTIC]
+    assert {spec.key.removeprefix("bus_") for spec in specs} == set(snap.stats)
+    states = entity_states(rig.profile, specs, snap)
+    assert states["bus_requests"].value == len(rig.link.requests())
+    assert states["bus_errors"] == EntityState(available=True, value=0)
+
+
 # --- UPS ----------------------------------------------------------------------------------------
 def gxt2_values(**flags: Value | None) -> dict[str, Value | None]:
     """Return every GXT2 point as unknown, except the flags given."""
