@@ -582,6 +582,18 @@ def test_the_flag_points_a_derived_sensor_stands_for_start_disabled(profile_key:
         assert not specs[key].enabled_by_default, key
 
 
+@pytest.mark.parametrize("profile_key", UPS_PROFILES)
+def test_a_derived_sensor_still_gets_the_disabled_points_it_stands_for(profile_key: str) -> None:
+    """The raw flags are disabled, yet polled for the sensors that show them."""
+    specs = by_key(catalogue(get_profile(profile_key)))
+    for key in UPS_FLAGS:
+        if key in specs:
+            assert set(specs[key].covers) <= set(specs[key].reads), key
+    assert "on_battery" in specs["ups_status"].reads
+    assert "replace_battery" in specs["ups_alarm"].reads
+    assert all(specs[key].reads == (key,) for key in specs if specs[key].source is Source.POINT)
+
+
 def test_the_low_battery_sensor_of_a_map_with_both_flags_stands_for_both() -> None:
     """A map with a low-battery flag and a shutdown-imminent flag folds both into one sensor."""
     profile = parse_profile_text(
