@@ -218,22 +218,33 @@ class Bus:
     async def write_registers(
         self, unit: int, address: int, values: list[int], limits: BusLimits = DEFAULT_LIMITS
     ) -> None:
-        """Write holding registers of ``unit``; a write is never retried after an answer."""
+        """Write holding registers of ``unit``.
+
+        A write is sent again only when it surely did not happen: the link could not
+        be opened, or the device answered "busy". After a timeout the device may have
+        carried it out and only the answer was lost, and a command register (a reset,
+        a transfer) must not act twice.
+        """
         timeout = limits.request_timeout(len(values))
         await self._transact(
             unit,
             limits,
             lambda: self._link.write_registers(address, values, unit, timeout),
             timeout,
+            repeatable=False,
         )
 
     async def write_coils(
         self, unit: int, address: int, values: list[bool], limits: BusLimits = DEFAULT_LIMITS
     ) -> None:
-        """Write coils of ``unit``."""
+        """Write coils of ``unit``; retried as :meth:`write_registers` is."""
         timeout = limits.request_timeout(len(values))
         await self._transact(
-            unit, limits, lambda: self._link.write_coils(address, values, unit, timeout), timeout
+            unit,
+            limits,
+            lambda: self._link.write_coils(address, values, unit, timeout),
+            timeout,
+            repeatable=False,
         )
 
     async def _transact(
@@ -244,12 +255,18 @@ class Bus:
         timeout: float,
         *,
         retries: int | None = None,
+        repeatable: bool = True,
     ) -> _T:
-        """Run one request under the bus lock with spacing, retries and reconnects."""
+        """Run one request under the bus lock with spacing, retries and reconnects.
+
+        A request that is not ``repeatable`` (a write) is retried only when it was
+        never sent or the device answered "busy".
+        """
         stats = self.stats(unit)
         allowed = self.policy.retries if retries is None else retries
         attempt = 0
         while True:
+            sent = False
             try:
                 async with self._lock:
                     await self._ensure_open(timeout)
@@ -257,6 +274,7 @@ class Bus:
                     self._current_unit = unit
                     stats.requests += 1
                     started = self._clock()
+                    sent = True
                     try:
                         result = await request()
                     finally:
@@ -279,7 +297,11 @@ class Bus:
                     # carry no transaction id): start the next attempt on a fresh link.
                     self._dropping_late_answer = isinstance(err, RequestTimeoutError)
                     self._link.close()
-                if not self._worth_retrying(err) or attempt >= allowed:
+                if (
+                    not self._worth_retrying(err)
+                    or attempt >= allowed
+                    or (sent and not repeatable and not _is_busy(err))
+                ):
                     raise
                 attempt += 1
                 stats.retries += 1
@@ -291,7 +313,7 @@ class Bus:
     def _worth_retrying(err: ModbusError) -> bool:
         """Timeouts, lost links and busy devices may succeed on a second try."""
         if isinstance(err, DeviceExceptionError):
-            return err.code == DEVICE_BUSY
+            return _is_busy(err)
         return isinstance(err, RequestTimeoutError | LinkError)
 
     async def _ensure_open(self, timeout: float) -> None:
@@ -342,3 +364,8 @@ class Bus:
             stats.bytes_sent += nbytes
         else:
             stats.bytes_received += nbytes
+
+
+def _is_busy(err: ModbusError) -> bool:
+    """Whether the device answered "busy": it did nothing and asks to be asked again."""
+    return isinstance(err, DeviceExceptionError) and err.code == DEVICE_BUSY

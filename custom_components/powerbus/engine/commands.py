@@ -64,6 +64,15 @@ _Operation = _Write | WaitStep | _Check
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class _Pacing:
+    """How a running command waits and tells the time."""
+
+    sleep: Sleep
+    clock: Callable[[], float]
+    started: float
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class CommandResult:
     """What a command did."""
 
@@ -261,8 +270,13 @@ async def run_command(
     *,
     confirm: bool = False,
     sleep: Sleep = asyncio.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> CommandResult:
-    """Validate and run command ``key`` of ``profile`` on ``unit``."""
+    """Validate and run command ``key`` of ``profile`` on ``unit``.
+
+    ``sleep`` waits out wait steps and check intervals, ``clock`` (monotonic seconds)
+    times the checks; tests pass a fake pair.
+    """
     try:
         command = profile.command(key)
     except KeyError:
@@ -273,11 +287,11 @@ async def run_command(
         raise ConfirmationRequiredError(
             f"{command.key} is dangerous and needs an explicit confirmation"
         )
-    started = time.monotonic()
+    pacing = _Pacing(sleep=sleep, clock=clock, started=clock())
     if command.session is None:
-        return await _execute(bus, profile, unit, command, operations, sleep, started)
+        return await _execute(bus, profile, unit, command, operations, pacing)
     async with bus.session(unit, command.session):
-        return await _execute(bus, profile, unit, command, operations, sleep, started)
+        return await _execute(bus, profile, unit, command, operations, pacing)
 
 
 async def _execute(
@@ -286,8 +300,7 @@ async def _execute(
     unit: int,
     command: Command,
     operations: Sequence[_Operation],
-    sleep: Sleep,
-    started: float,
+    pacing: _Pacing,
 ) -> CommandResult:
     """Send the operations in order; stop at the first check that fails."""
     writes = 0
@@ -295,7 +308,7 @@ async def _execute(
     outcome = "done"
     for operation in operations:
         if isinstance(operation, WaitStep):
-            await sleep(operation.seconds)
+            await pacing.sleep(operation.seconds)
         elif isinstance(operation, _Write):
             if operation.table is Table.COIL:
                 await bus.write_coils(
@@ -307,7 +320,7 @@ async def _execute(
                 )
             writes += 1
         else:
-            label, value, matched = await _check(bus, profile, unit, command, operation, sleep)
+            label, value, matched = await _check(bus, profile, unit, command, operation, pacing)
             readback[label] = value
             if matched is not None:
                 outcome = matched.key
@@ -315,17 +328,17 @@ async def _execute(
         command=command.key,
         outcome=outcome,
         writes=writes,
-        duration=time.monotonic() - started,
+        duration=pacing.clock() - pacing.started,
         readback=readback,
     )
 
 
 async def _check(
-    bus: Bus, profile: Profile, unit: int, command: Command, check: _Check, sleep: Sleep
+    bus: Bus, profile: Profile, unit: int, command: Command, check: _Check, pacing: _Pacing
 ) -> tuple[str, Value | None, Outcome | None]:
     """Read back until the check is decided; raise CommandFailedError on failure."""
     step = check.step
-    deadline = time.monotonic() + step.within
+    deadline = pacing.clock() + step.within
     while True:
         label, value = await _read_back(bus, profile, unit, check)
         outcome = next((o for o in step.outcomes if _same(value, o.value)), None)
@@ -335,9 +348,9 @@ async def _check(
             return label, value, outcome
         if not step.outcomes and _same(value, check.expected):
             return label, value, None
-        if time.monotonic() >= deadline:
+        if pacing.clock() >= deadline:
             break
-        await sleep(step.interval)
+        await pacing.sleep(step.interval)
     if step.outcomes:
         raise CommandFailedError(
             command.key, "unknown_status", f"{label} reads {value!r}, which is no known outcome"

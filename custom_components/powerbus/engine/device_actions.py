@@ -37,6 +37,14 @@ class DeviceActions:
     _sleep: Callable[[float], Awaitable[None]]
     _merge: Callable[[PollResult], None]
     """Folds a poll into the device's snapshot (the session's own)."""
+    _clock: Callable[[], float]
+    _mismatch: bool
+    _error: str | None
+
+    def _refuse_a_foreign_device(self) -> None:
+        """Send nothing to a device that is not the one configured at this unit id."""
+        if self._mismatch:
+            raise WriteValidationError(f"nothing was sent: {self._error}")
 
     async def run_command(
         self, key: str, params: Mapping[str, Any] | None = None, *, confirm: bool = False
@@ -45,7 +53,14 @@ class DeviceActions:
         self.check_command(key, params, confirm=confirm)
         async with self.bus.turn(Priority.COMMAND):
             result = await run_command(
-                self.bus, self.profile, self.unit, key, params, confirm=confirm, sleep=self._sleep
+                self.bus,
+                self.profile,
+                self.unit,
+                key,
+                params,
+                confirm=confirm,
+                sleep=self._sleep,
+                clock=self._clock,
             )
         self._refresh_requested = True
         return result
@@ -60,6 +75,7 @@ class DeviceActions:
             ConfirmationRequiredError: the command is dangerous and ``confirm`` is false.
 
         """
+        self._refuse_a_foreign_device()
         try:
             command = self.profile.command(key)
         except KeyError:
@@ -114,6 +130,7 @@ class DeviceActions:
 
         Give the old meter's session (``source``) or its 28 noted registers.
         """
+        self._refuse_a_foreign_device()
         async with self.bus.turn(Priority.COMMAND):
             result = await transfer_energy(
                 self.bus,
@@ -144,6 +161,7 @@ class DeviceActions:
 
     def _writable_point(self, key: str, *, confirm: bool) -> Point:
         """Return point ``key`` if the profile lets it be written; checked before anything is sent."""
+        self._refuse_a_foreign_device()
         if not self.profile.has_point(key):
             raise WriteValidationError(f"{self.profile.key} has no point '{key}'")
         point = self.profile.point(key)

@@ -71,9 +71,10 @@ class PollClock:
         """Note that a poll of ``groups`` began at ``now``."""
         self._last_start = now
         for group in groups:
-            if group in self._history:
+            history = self._history.get(group)
+            if history is not None and (not history or history[-1] != now):
                 self._last[group] = now
-                self._history[group].append(now)
+                history.append(now)
 
     def timings(self, groups: Iterable[PollGroup]) -> tuple[GroupTiming, ...]:
         """Return the asked and achieved interval of each of ``groups``."""

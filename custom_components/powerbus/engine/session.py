@@ -86,6 +86,7 @@ class DeviceSession(DeviceActions):
         self._enabled = self._checked_keys(enabled)
         self._readings: dict[str, Reading] = {}
         self._identity: DeviceIdentity | None = None
+        self._uid: str | None = None
         self._identity_epoch: int | None = None
         self._available = False
         self._polled = False
@@ -101,12 +102,14 @@ class DeviceSession(DeviceActions):
     # --- What the front ends read -----------------------------------------------------------
     @property
     def uid(self) -> str | None:
-        """The device uid (``uid.py``); None until the serial number was read, where one exists."""
+        """The device uid (``uid.py``); None until the serial number was read, where one exists.
+
+        Once known it stays: a serial number that cannot be read after a reconnect
+        does not turn the device into another one.
+        """
         if self.profile.serial_point is None:
             return device_uid(self.profile.family, None, self._link_id, self.unit)
-        if self._identity is None:
-            return None
-        return device_uid(self.profile.family, self._identity.serial, self._link_id, self.unit)
+        return self._uid
 
     @property
     def identity(self) -> DeviceIdentity | None:
@@ -232,9 +235,14 @@ class DeviceSession(DeviceActions):
         return self.snapshot
 
     async def _poll(self, groups: frozenset[PollGroup], now: float) -> None:
-        """Probe an unreachable device first; poll ``groups``, or everything on a (re)connect."""
-        self._clock_of_groups.record(groups, now)
+        """Probe an unreachable device first; poll ``groups``, or everything on a (re)connect.
+
+        A poll during which the link was reopened is read again in full before anything
+        of it is kept, so that no value is shown under an identity read before the
+        reconnect.
+        """
         if self._polled and not self._available:
+            self._clock_of_groups.record(groups, now)
             if not await self._probe():
                 self._polled_at = self._wall_clock()
                 return
@@ -243,7 +251,13 @@ class DeviceSession(DeviceActions):
             full = self._needs_full_poll()
         if full:
             groups = frozenset(self._groups_in_use()) | {PollGroup.ONCE}
+        self._clock_of_groups.record(groups, now)
+        epoch = self.bus.epoch
         result = await self._poller.poll(groups, self._wanted_keys())
+        if not full and result.available and self.bus.epoch != epoch:
+            full = True
+            groups = frozenset(self._groups_in_use()) | {PollGroup.ONCE}
+            result = await self._poller.poll(groups, self._wanted_keys())
         self._blocks = result.blocks
         self._polled = True
         self._merge(result)
@@ -321,6 +335,8 @@ class DeviceSession(DeviceActions):
                 key: _stale(reading, PointState.UNAVAILABLE, error)
                 for key, reading in self._readings.items()
             }
+        elif serial is not None:
+            self._uid = device_uid(self.profile.family, serial, self._link_id, self.unit)
 
     def _text(self, key: str | None) -> str | None:
         """Return a valid point value as text, or None."""
