@@ -23,6 +23,7 @@ from powerbus.planner import plan_reads
 from powerbus.poller import Poller, PollResult
 from powerbus.profile import builtin_profiles, get_profile, with_limits
 from powerbus.simulator.apc import LOW_RUNTIME, TEST_DURATION, ApcUpsBehaviour
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.faults import Delay, Fault, FaultPlan, Request, Verdict
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
@@ -30,17 +31,6 @@ from powerbus.ups import derive_status, problem_flags
 
 UNIT = 1
 HR = Table.HOLDING_REGISTER
-
-
-@dataclass
-class Clock:
-    """Device time that only moves when a test moves it."""
-
-    now: float = 1000.0
-
-    def __call__(self) -> float:
-        """Return the current device time."""
-        return self.now
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,7 +58,7 @@ class Ups:
     device: ProfileDevice
     behaviour: ApcUpsBehaviour
     profile: Profile
-    clock: Clock
+    clock: ManualClock
     faults: FaultPlan
 
     async def poll(self) -> PollResult:
@@ -83,7 +73,7 @@ class Ups:
 async def _serve(request: pytest.FixtureRequest, profile_key: str) -> AsyncIterator[Ups]:
     """Serve a UPS of ``profile_key`` over the transport the test is parametrised with."""
     profile = get_profile(profile_key)
-    clock = Clock()
+    clock = ManualClock()
     behaviour = ApcUpsBehaviour()
     device = ProfileDevice(profile, behaviour, clock=clock)
     faults = FaultPlan()
@@ -189,13 +179,13 @@ async def test_outage_drains_the_battery_to_low_battery_and_recovers(ups: Ups) -
     """OL, then OB DISCHRG on an outage, OB DISCHRG LB near the end, OL again when power returns."""
     online = await ups.poll()
     ups.behaviour.fail_input()
-    ups.clock.now += 60
+    ups.clock.advance(60)
     on_battery = await ups.poll()
     seconds_left = ups.behaviour.runtime - LOW_RUNTIME / 2
-    ups.clock.now += seconds_left
+    ups.clock.advance(seconds_left)
     low = await ups.poll()
     ups.behaviour.restore_input()
-    ups.clock.now += 600
+    ups.clock.advance(600)
     recovered = await ups.poll()
 
     assert _status(ups, online) == ("OL",)
@@ -219,10 +209,10 @@ async def test_outage_drains_the_battery_to_low_battery_and_recovers(ups: Ups) -
 async def test_empty_battery_switches_the_output_off_and_power_brings_it_back(ups: Ups) -> None:
     """Run dry on battery the output goes off (OFF); the returning input restarts it."""
     ups.behaviour.fail_input()
-    ups.clock.now += 2 * ups.behaviour.runtime
+    ups.clock.advance(2 * ups.behaviour.runtime)
     dead = await ups.poll()
     ups.behaviour.restore_input()
-    ups.clock.now += 1
+    ups.clock.advance(1)
     back = await ups.poll()
 
     assert dead.value("output_off") is True
@@ -237,7 +227,7 @@ async def test_overload_and_hot_battery_raise_alarms(ups: Ups) -> None:
     """A load over 100 % gives OVER and an overload alarm; a hot battery an over-temperature alarm."""
     ups.behaviour.load_percent = 112.0
     ups.behaviour.battery_temperature = 55.0
-    ups.clock.now += 1
+    ups.clock.advance(1)
 
     result = await ups.poll()
     status = derive_status(ups.values(result), extra_alarms=problem_flags(ups.profile))
@@ -254,7 +244,7 @@ async def test_battery_test_runs_and_passes(ups: Ups) -> None:
     """The self-test command starts the test (read back as running) and it ends passed."""
     result = await run_command(ups.bus, ups.profile, UNIT, "start_battery_test")
     running = await ups.poll()
-    ups.clock.now += TEST_DURATION + 1
+    ups.clock.advance(TEST_DURATION + 1)
     finished = await ups.poll()
 
     assert result.outcome == "done"
@@ -269,7 +259,7 @@ async def test_weak_battery_fails_its_test_and_asks_for_replacement(ups: Ups) ->
     """A failed self-test shows as failed, sets replace battery (RB) and raises the alarms."""
     ups.behaviour.weak_battery = True
     await run_command(ups.bus, ups.profile, UNIT, "start_battery_test")
-    ups.clock.now += TEST_DURATION + 1
+    ups.clock.advance(TEST_DURATION + 1)
 
     result = await ups.poll()
     status = derive_status(ups.values(result), extra_alarms=problem_flags(ups.profile))
@@ -341,10 +331,10 @@ async def test_output_off_waits_for_the_off_delay_unless_cancelled(ups: Ups) -> 
     await run_command(ups.bus, ups.profile, UNIT, "output_off", confirm=True)
     pending = await ups.poll()
     await run_command(ups.bus, ups.profile, UNIT, "cancel_output_command")
-    ups.clock.now += 120
+    ups.clock.advance(120)
     cancelled = await ups.poll()
     await run_command(ups.bus, ups.profile, UNIT, "output_off", confirm=True)
-    ups.clock.now += 91
+    ups.clock.advance(91)
     off = await ups.poll()
 
     assert pending.value("pending_output_off") is True
@@ -358,7 +348,7 @@ async def test_output_reboot_turns_the_load_off_and_on_again(ups: Ups) -> None:
     """A reboot switches the output off and back on after the reboot duration."""
     await run_command(ups.bus, ups.profile, UNIT, "output_reboot", confirm=True)
     rebooting = await ups.poll()
-    ups.clock.now += 9
+    ups.clock.advance(9)
     done = await ups.poll()
 
     assert rebooting.value("output_off") is True
@@ -372,10 +362,10 @@ async def test_output_shutdown_on_battery_returns_with_the_input(ups: Ups) -> No
     await run_command(
         ups.bus, ups.profile, UNIT, "output_shutdown", {"timing": "immediately"}, confirm=True
     )
-    ups.clock.now += 600
+    ups.clock.advance(600)
     still_off = await ups.poll()
     ups.behaviour.restore_input()
-    ups.clock.now += 1
+    ups.clock.advance(1)
     back = await ups.poll()
 
     assert still_off.value("output_off") is True
@@ -397,7 +387,7 @@ async def test_bypass_transfer_and_back(ups: Ups) -> None:
 async def test_silence_alarm_and_cancel_mute(ups: Ups) -> None:
     """Muting silences the beeper on battery; cancelling the mute lets it sound again."""
     ups.behaviour.fail_input()
-    ups.clock.now += 1
+    ups.clock.advance(1)
     sounding = await ups.poll()
     await run_command(ups.bus, ups.profile, UNIT, "silence_alarm")
     muted = await ups.poll()
@@ -512,7 +502,7 @@ async def test_ap9622_full_poll_never_asks_for_more_than_10_registers(card: Ups)
 async def test_ap9622_outage_shows_in_line_quality_and_charge(card: Ups) -> None:
     """On battery the card reports unacceptable line quality and a falling charge."""
     card.behaviour.fail_input()
-    card.clock.now += 900
+    card.clock.advance(900)
 
     result = await card.poll()
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 import math
@@ -18,6 +17,7 @@ from powerbus.planner import plan_reads
 from powerbus.poller import Poller
 from powerbus.profile import get_profile
 from powerbus.simulator.bcpm import BcpmBehaviour
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
 
@@ -30,18 +30,19 @@ SEED_SCALE_REGISTER = 1000  # its scale register (PDU 999)
 
 @dataclass
 class Board:
-    """One simulated BCPM board: its two halves, their profiles and a bus to them."""
+    """One simulated BCPM board: its two halves, their profiles, its clock and a bus to them."""
 
     bus: Bus
     lower: ProfileDevice
     upper: ProfileDevice
     lower_profile: Profile
     upper_profile: Profile
+    clock: ManualClock
 
 
-def _device(profile: Profile, speed: float = 1.0) -> ProfileDevice:
+def _device(profile: Profile, clock: ManualClock, speed: float = 1.0) -> ProfileDevice:
     """Build a simulated half board whose values hold still until the test lets them move."""
-    device = ProfileDevice(profile, BcpmBehaviour(speed=speed))
+    device = ProfileDevice(profile, BcpmBehaviour(speed=speed), clock=clock)
     device.paused = True
     return device
 
@@ -53,7 +54,11 @@ async def board(request: pytest.FixtureRequest) -> AsyncIterator[Board]:
         get_profile("bcpm_channels_1_42"),
         get_profile("bcpm_channels_43_84"),
     )
-    lower, upper = _device(lower_profile, speed=600), _device(upper_profile, speed=600)
+    clock = ManualClock()
+    lower, upper = (
+        _device(lower_profile, clock, speed=600),
+        _device(upper_profile, clock, speed=600),
+    )
     simulator = Simulator({BOARD_ADDRESS: lower, BOARD_ADDRESS + 1: upper})
     if request.param == "tcp":
         port = await simulator.start_tcp("127.0.0.1", 0)
@@ -70,7 +75,7 @@ async def board(request: pytest.FixtureRequest) -> AsyncIterator[Board]:
             bytesize=8,
         )
     async with Bus(settings) as bus:
-        yield Board(bus, lower, upper, lower_profile, upper_profile)
+        yield Board(bus, lower, upper, lower_profile, upper_profile, clock)
     await simulator.stop()
 
 
@@ -159,16 +164,18 @@ async def test_fast_poll_reads_the_scale_registers_with_the_values(board: Board)
 
 
 async def test_energy_of_a_running_board_counts_up(board: Board) -> None:
-    """Between two polls of a running board a loaded channel's energy grows and never falls."""
+    """Ten simulated hours on a loaded channel add about ten hours of its power to its energy."""
     board.lower.paused = False
     poller = Poller(board.bus, board.lower_profile, BOARD_ADDRESS)
     first = await poller.poll([PollGroup.NORMAL])
-    await asyncio.sleep(0.5)
-    second = await poller.poll([PollGroup.NORMAL])
+    board.clock.advance(60)  # at 600 times real speed: 10 hours
+    second = await poller.poll([PollGroup.FAST, PollGroup.NORMAL])
 
     before, after = first.value("channel_1_energy"), second.value("channel_1_energy")
+    power = second.value("channel_1_power")
     assert isinstance(before, float) and isinstance(after, float)
-    assert after > before
+    assert isinstance(power, float) and power > 0
+    assert after - before == pytest.approx(10 * power, rel=0.25)
 
 
 async def test_current_only_variant_reads_currents_without_power_registers(board: Board) -> None:

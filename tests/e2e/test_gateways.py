@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +15,7 @@ from powerbus.models import PointState, PollGroup, Profile, Table, WriteStep
 from powerbus.poller import Poller
 from powerbus.profile import builtin_profiles, get_profile, with_limits
 from powerbus.simulator.bcpm import BcpmBehaviour
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.faults import ExceptionAnswer, FaultPlan
 from powerbus.simulator.gateways import GatewayBehaviour
 from powerbus.simulator.profile_device import ProfileDevice
@@ -38,6 +38,7 @@ class Site:
     profile: Profile
     meter_profile: Profile
     faults: FaultPlan
+    clock: ManualClock
 
 
 def _meter(profile: Profile) -> ProfileDevice:
@@ -53,14 +54,15 @@ async def _site(model: str, gateway_units: tuple[int, ...]) -> AsyncIterator[Sit
     meter_profile = get_profile("bcpm_current_channels_1_42")
     faults = FaultPlan()
     behaviour = GatewayBehaviour(faults=faults, reboot_seconds=REBOOT_SECONDS)
-    gateway = ProfileDevice(profile, behaviour)
+    clock = ManualClock()
+    gateway = ProfileDevice(profile, behaviour, clock=clock)
     devices = dict.fromkeys(gateway_units, gateway)
     devices |= {METER: _meter(meter_profile), OTHER_METER: _meter(meter_profile)}
     simulator = Simulator(devices, faults)
     port = await simulator.start_tcp("127.0.0.1", 0)
     settings = LinkSettings(kind=LinkKind.TCP, host="127.0.0.1", port=port)
     async with Bus(settings, policy=QUICK) as bus:
-        yield Site(bus, gateway, behaviour, profile, meter_profile, faults)
+        yield Site(bus, gateway, behaviour, profile, meter_profile, faults, clock)
     await simulator.stop()
 
 
@@ -99,9 +101,9 @@ async def _meter_answers(site: Site, unit: int = METER) -> bool:
     return result.readings["channel_1_current"].state is PointState.VALID
 
 
-async def _wait_for_restart() -> None:
-    """Let the simulated restart run out."""
-    await asyncio.sleep(REBOOT_SECONDS + 0.2)
+def _let_restart_finish(site: Site) -> None:
+    """Let the simulated restart run out on the gateway's clock."""
+    site.clock.advance(REBOOT_SECONDS)
 
 
 # --- profiles ---------------------------------------------------------------------------------------
@@ -207,12 +209,15 @@ async def test_ecc21_soft_reboot_silences_the_link_for_a_moment(ecc21: Site) -> 
 
     result = await run_command(ecc21.bus, ecc21.profile, 254, "soft_reboot", confirm=True)
     during = await _meter_answers(ecc21)
-    await _wait_for_restart()
+    ecc21.clock.advance(REBOOT_SECONDS / 2)
+    still_restarting = await _meter_answers(ecc21)
+    _let_restart_finish(ecc21)
     after = await _meter_answers(ecc21)
 
     assert result.outcome == "done"
     assert ecc21.behaviour.reboots == 1
     assert not during
+    assert not still_restarting
     assert after
 
 
@@ -228,7 +233,7 @@ async def test_pm8ecc_restart_counts_in_its_reset_counter(pm8ecc: Site) -> None:
     before = await Poller(pm8ecc.bus, pm8ecc.profile, 254).poll()
 
     await run_command(pm8ecc.bus, pm8ecc.profile, 254, "soft_reboot_2800", confirm=True)
-    await _wait_for_restart()
+    _let_restart_finish(pm8ecc)
     after = await Poller(pm8ecc.bus, pm8ecc.profile, 254).poll()
 
     assert before.value("serial_baud_rate") == "baud_19200"
@@ -258,7 +263,7 @@ async def test_egx200_disable_ftp_runs_the_whole_sequence(egx200: Site) -> None:
 
     result = await run_command(egx200.bus, egx200.profile, 255, "disable_ftp", confirm=True)
     sent = egx200.bus.stats(255).requests - requests
-    await _wait_for_restart()
+    _let_restart_finish(egx200)
     after = await Poller(egx200.bus, egx200.profile, 255).poll()
 
     assert result.writes == sent == 3

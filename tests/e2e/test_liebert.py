@@ -16,6 +16,7 @@ from powerbus.models import Point, PointState, Profile, Table, Value
 from powerbus.poller import Poller, PollResult
 from powerbus.profile import get_profile, with_limits
 from powerbus.simulator.behaviours import behaviour_for
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.liebert import SCENARIO_OUTAGE_START, BatteryTestResult, LiebertUpsBehaviour
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
@@ -47,22 +48,6 @@ STATUS_KEYS = (
 )
 
 
-class FakeClock:
-    """Monotonic time that only moves when a test says so."""
-
-    def __init__(self) -> None:
-        """Start at an arbitrary moment."""
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        """Return the current time."""
-        return self.now
-
-    def tick(self, seconds: float) -> None:
-        """Let ``seconds`` pass."""
-        self.now += seconds
-
-
 @pytest.fixture
 def variant() -> str:
     """Name the profile variant a test runs on, unless the test names its own."""
@@ -82,13 +67,13 @@ def profile(variant: str) -> Profile:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
+def clock() -> ManualClock:
     """Make the simulated unit's clock."""
-    return FakeClock()
+    return ManualClock()
 
 
 @pytest.fixture
-def unit_device(profile: Profile, clock: FakeClock) -> ProfileDevice:
+def unit_device(profile: Profile, clock: ManualClock) -> ProfileDevice:
     """Build the simulated unit, driven by the behaviour its family registers."""
     return ProfileDevice(profile, behaviour_for(profile), clock=clock)
 
@@ -325,7 +310,7 @@ async def test_the_card_refuses_a_read_across_a_hole(bus: Bus, profile: Profile)
 # --- An outage ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("variant", UPS_VARIANTS)
 async def test_outage_drains_the_battery_warns_and_recovers(
-    bus: Bus, behaviour: LiebertUpsBehaviour, clock: FakeClock, profile: Profile
+    bus: Bus, behaviour: LiebertUpsBehaviour, clock: ManualClock, profile: Profile
 ) -> None:
     """OL, then OB DISCHRG while the battery drains, LB with shutdown imminent, then OL CHRG."""
     _, status = await _status(bus, profile)
@@ -336,7 +321,7 @@ async def test_outage_drains_the_battery_warns_and_recovers(
     assert status.text == "OB DISCHRG"
     assert not status.shutdown_imminent
 
-    clock.tick(20 * 60)
+    clock.advance(20 * 60)
     drained, status = await _status(bus, profile)
     assert status.text == "OB DISCHRG"
     assert _lower(drained, first, ups.BATTERY_CHARGE)
@@ -345,7 +330,7 @@ async def test_outage_drains_the_battery_warns_and_recovers(
         current = drained.value(ups.BATTERY_CURRENT)
         assert isinstance(current, int) and current < 0
 
-    clock.tick(16 * 60)
+    clock.advance(16 * 60)
     low, status = await _status(bus, profile)
     assert status.text == "OB LB DISCHRG"
     assert status.shutdown_imminent
@@ -353,11 +338,11 @@ async def test_outage_drains_the_battery_warns_and_recovers(
     assert isinstance(runtime, int) and runtime <= 5, warning
 
     behaviour.restore_input()
-    clock.tick(60)
+    clock.advance(60)
     charging, status = await _status(bus, profile)
     assert status.text == "OL CHRG"
     assert not status.shutdown_imminent
-    clock.tick(30 * 60)
+    clock.advance(30 * 60)
     later, _ = await _status(bus, profile)
     assert _lower(charging, later, ups.BATTERY_CHARGE)
 
@@ -371,13 +356,13 @@ def _lower(first: PollResult, second: PollResult, key: str) -> bool:
 
 @pytest.mark.parametrize("transport", ["tcp"])
 async def test_fast_time_brings_an_outage_by_itself(
-    bus: Bus, behaviour: LiebertUpsBehaviour, clock: FakeClock, profile: Profile
+    bus: Bus, behaviour: LiebertUpsBehaviour, clock: ManualClock, profile: Profile
 ) -> None:
     """With simulated time running 60 times faster, the input fails on its own schedule."""
     behaviour.speed = 60.0
     _, before = await _status(bus, profile)
 
-    clock.tick(SCENARIO_OUTAGE_START / 60.0 + 1.0)
+    clock.advance(SCENARIO_OUTAGE_START / 60.0 + 1.0)
     _, during = await _status(bus, profile)
 
     assert before.text == "OL"
@@ -397,14 +382,14 @@ async def test_silence_alarm(bus: Bus, behaviour: LiebertUpsBehaviour, profile: 
 
 @pytest.mark.parametrize("variant", COMMAND_VARIANTS)
 async def test_battery_test_runs_and_passes(
-    bus: Bus, behaviour: LiebertUpsBehaviour, clock: FakeClock, profile: Profile
+    bus: Bus, behaviour: LiebertUpsBehaviour, clock: ManualClock, profile: Profile
 ) -> None:
     """A started test shows as in progress, then as passed once it is over."""
     behaviour.test_result = BatteryTestResult.FAILED
 
     await run_command(bus, profile, UNIT, "start_battery_test")
     running, status = await _status(bus, profile)
-    clock.tick(10)
+    clock.advance(10)
     done, after = await _status(bus, profile)
 
     assert running.value(ups.BATTERY_TEST_RESULT) == "in_progress"
@@ -431,18 +416,18 @@ async def test_battery_test_abort(
 
 @pytest.mark.parametrize("variant", COMMAND_VARIANTS)
 async def test_output_off_after_its_delay_and_on_again(
-    bus: Bus, clock: FakeClock, profile: Profile
+    bus: Bus, clock: ManualClock, profile: Profile
 ) -> None:
     """The output stays on until the delay is over, then drops; 'on' brings it back after its delay."""
     output = ups.phase_key(ups.OUTPUT_VOLTAGE, 1)
     await run_command(bus, profile, UNIT, "output_off", {"delay": 30}, confirm=True)
-    clock.tick(29)
+    clock.advance(29)
     waiting, _ = await _status(bus, profile)
-    clock.tick(1)
+    clock.advance(1)
     off, status_off = await _status(bus, profile)
 
     await run_command(bus, profile, UNIT, "output_on", {"delay": 10})
-    clock.tick(10)
+    clock.advance(10)
     on, status_on = await _status(bus, profile)
 
     assert waiting.value(output) == 230
@@ -454,13 +439,13 @@ async def test_output_off_after_its_delay_and_on_again(
 
 
 @pytest.mark.parametrize("variant", COMMAND_VARIANTS)
-async def test_output_reboot(bus: Bus, clock: FakeClock, profile: Profile) -> None:
+async def test_output_reboot(bus: Bus, clock: ManualClock, profile: Profile) -> None:
     """A reboot without delay drops the output at once and restores it 10 s later."""
     output = ups.phase_key(ups.OUTPUT_VOLTAGE, 1)
 
     await run_command(bus, profile, UNIT, "output_reboot", {"delay": 0}, confirm=True)
     off, _ = await _status(bus, profile)
-    clock.tick(10)
+    clock.advance(10)
     on, _ = await _status(bus, profile)
 
     assert off.value(output) == 0
@@ -509,7 +494,7 @@ async def test_outlets_switch_by_bitmask(
     assert await bus.read(UNIT, HR, 111, 2, profile.limits) == [0b0001, 0b0101]
 
 
-async def test_outlet_state_shows_on_models_with_load_circuit_bits(clock: FakeClock) -> None:
+async def test_outlet_state_shows_on_models_with_load_circuit_bits(clock: ManualClock) -> None:
     """On a GXT2 the load-circuit bits follow the simulated outlets."""
     device = ProfileDevice(get_profile("liebert_gxt2"), LiebertUpsBehaviour(), clock=clock)
     behaviour = device.behaviour

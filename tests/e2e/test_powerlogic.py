@@ -28,8 +28,9 @@ from powerbus.link import LinkKind, LinkSettings
 from powerbus.models import PointState, Table
 from powerbus.poller import Poller
 from powerbus.profile import get_profile
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.device import SimulatedDevice
-from powerbus.simulator.faults import Delay
+from powerbus.simulator.faults import Fault, Request, Verdict
 from powerbus.simulator.powerlogic import PowerLogicBehaviour
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
@@ -41,6 +42,7 @@ HR = Table.HOLDING_REGISTER
 VARIANTS = ["pm800", "pm800_float", "cm3000", "cm3000_float", "cm4000", "cm4000_float", "cm2000"]
 ILLEGAL_ADDRESS = 0x02
 SERVER_BUSY = 0x06
+SETUP_TIMEOUT = 120.0  # two minutes without a write end a setup session (PM800 manual)
 
 # Seed FAQ-002 Table 1: where each energy lies, in the order of the preset buffer 8022-8049.
 PM8_ENERGY = {
@@ -102,15 +104,36 @@ async def serve(request: pytest.FixtureRequest) -> AsyncIterator[Serve]:
 
 
 def meter(
-    variant: str, *, speed: float = 1.0, setup_timeout: float = 120.0, energy_preset: bool = True
+    variant: str,
+    *,
+    speed: float = 1.0,
+    energy_preset: bool = True,
+    clock: ManualClock | None = None,
 ) -> ProfileDevice:
-    """Build a simulated meter of ``variant`` whose values hold still."""
-    behaviour = PowerLogicBehaviour(
-        speed=speed, setup_timeout=setup_timeout, energy_preset=energy_preset
-    )
-    device = ProfileDevice(get_profile(variant), behaviour)
+    """Build a simulated meter of ``variant`` whose values hold still, on ``clock`` if given."""
+    behaviour = PowerLogicBehaviour(speed=speed, energy_preset=energy_preset)
+    device = ProfileDevice(get_profile(variant), behaviour, clock=clock or ManualClock())
     device.paused = True
     return device
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimePasses(Fault):
+    """Lets ``seconds`` pass on the meter's clock before each matching request reaches it."""
+
+    times: int | None = None
+    clock: ManualClock
+    seconds: float
+
+    def matches(self, request: Request) -> bool:
+        """Advance the clock for a matching request; never change its answer."""
+        if super().matches(request):
+            self.clock.advance(self.seconds)
+        return False
+
+    def apply(self, verdict: Verdict) -> Verdict | None:
+        """Never called: the fault matches nothing."""
+        return None
 
 
 def behaviour_of(device: ProfileDevice) -> PowerLogicBehaviour:
@@ -287,13 +310,14 @@ async def test_pm800_firmware_identifies(serve: Serve) -> None:
 
 async def test_running_meter_counts_energy_up(serve: Serve) -> None:
     """Between two polls of a running meter the energy counters grow."""
-    device = meter("pm800", speed=3600.0)
+    clock = ManualClock()
+    device = meter("pm800", speed=3600.0, clock=clock)
     device.paused = False
     line = await serve({UNIT: device})
     poller = Poller(line.bus, get_profile("pm800"), UNIT)
 
     first = await poller.poll(keys=["import_active_energy", "apparent_energy"])
-    await asyncio.sleep(0.2)
+    clock.advance(1.0)  # at 3600 times real speed: an hour
     second = await poller.poll(keys=["import_active_energy", "apparent_energy"])
 
     for key in ("import_active_energy", "apparent_energy"):
@@ -454,13 +478,14 @@ async def test_closing_without_the_save_flag_discards(serve: Serve) -> None:
 
 
 async def test_setup_session_times_out_without_saving(serve: Serve) -> None:
-    """After the timeout without a write the staged change is lost and the session is gone."""
-    device = meter("pm800", setup_timeout=0.5)
+    """After two minutes without a write the staged change is lost and the session is gone."""
+    clock = ManualClock()
+    device = meter("pm800", clock=clock)
     line = await serve({UNIT: device})
 
     await write(line.bus, UNIT, 8000, 9020)
     await write(line.bus, UNIT, 1443, 0)
-    await asyncio.sleep(0.7)
+    clock.advance(SETUP_TIMEOUT + 1)
     await write(line.bus, UNIT, 8017, 8020, 8021, 8022)
     await write(line.bus, UNIT, 8001, 1)
     await write(line.bus, UNIT, 8000, 9021)
@@ -474,10 +499,14 @@ async def test_setup_session_times_out_without_saving(serve: Serve) -> None:
 
 async def test_command_fails_when_its_session_times_out(serve: Serve) -> None:
     """A meter slow enough for the session to lapse mid-command: the read-back reports it."""
-    device = meter("pm800", setup_timeout=0.5)
+    clock = ManualClock()
+    device = meter("pm800", clock=clock)
     line = await serve({UNIT: device})
+    # The save flag (register 8001, PDU 8000) arrives only after the session has lapsed.
     line.simulator.faults.add(
-        Delay(seconds=0.7, unit_id=UNIT, table=HR, addresses=range(8000, 8001))
+        TimePasses(
+            clock=clock, seconds=SETUP_TIMEOUT + 1, unit_id=UNIT, addresses=range(8000, 8001)
+        )
     )
 
     with pytest.raises(CommandFailedError) as failed:
@@ -696,12 +725,13 @@ async def test_en50160_limits_change_only_in_a_saved_session(serve: Serve) -> No
 
 async def test_en50160_limit_is_lost_when_the_session_times_out(serve: Serve) -> None:
     """A limit staged in a session that lapses before 9021 never reaches the register."""
-    device = meter("cm4000", setup_timeout=0.5)
+    clock = ManualClock()
+    device = meter("cm4000", clock=clock)
     line = await serve({UNIT: device})
 
     await write(line.bus, UNIT, 8000, 9020)
     await write(line.bus, UNIT, 3930, 75)
-    await asyncio.sleep(0.7)
+    clock.advance(SETUP_TIMEOUT + 1)
     await write(line.bus, UNIT, 8001, 1)
     await write(line.bus, UNIT, 8000, 9021)
 
@@ -965,10 +995,15 @@ async def test_transfer_from_noted_readings_of_a_dead_cm2000(serve: Serve) -> No
 
 async def test_transfer_accepts_a_new_meter_that_counts_on(serve: Serve) -> None:
     """A loaded new meter has counted a little since the preset: the check allows it."""
-    old, new = meter("pm800"), meter("pm800", speed=3600.0)
+    clock = ManualClock()
+    old, new = meter("pm800"), meter("pm800", speed=3600.0, clock=clock)
     new.paused = False
     _set_energies(old, PM8_ENERGY, DISTINCT)
     line = await serve({OLD_UNIT: old, NEW_UNIT: new})
+    # Six minutes at this speed pass before the new meter's energies are read back.
+    line.simulator.faults.add(
+        TimePasses(clock=clock, seconds=0.1, unit_id=NEW_UNIT, addresses=range(1699, 1727))
+    )
 
     result = await transfer_energy(
         line.bus,
@@ -980,19 +1015,24 @@ async def test_transfer_accepts_a_new_meter_that_counts_on(serve: Serve) -> None
     )
 
     growth = result.quantity("import_active_energy")
-    assert growth.read_back >= growth.written == DISTINCT["import_active_energy"]
+    assert growth.read_back > growth.written == DISTINCT["import_active_energy"]
     assert all(
-        0 <= result.quantity(key).delta <= 10_000
+        0 < result.quantity(key).delta <= 10_000
         for key in ("import_active_energy", "apparent_energy")
     )
 
 
 async def test_transfer_reports_a_read_back_that_does_not_fit(serve: Serve) -> None:
     """With no room for counting on, a running new meter fails the verification."""
-    old, new = meter("pm800"), meter("pm800", speed=36_000.0)
+    clock = ManualClock()
+    old, new = meter("pm800"), meter("pm800", speed=36_000.0, clock=clock)
     new.paused = False
     _set_energies(old, PM8_ENERGY, DISTINCT)
     line = await serve({OLD_UNIT: old, NEW_UNIT: new})
+    # A second (ten hours at this speed) passes before the new meter's energies are read back.
+    line.simulator.faults.add(
+        TimePasses(clock=clock, seconds=1.0, unit_id=NEW_UNIT, addresses=range(1699, 1727))
+    )
 
     with pytest.raises(CommandFailedError) as failed:
         await transfer_energy(

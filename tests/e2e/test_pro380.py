@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 import math
 
@@ -16,6 +15,7 @@ from powerbus.link import LinkKind, LinkSettings
 from powerbus.models import PointState, PollGroup, Profile
 from powerbus.poller import Poller
 from powerbus.profile import builtin_profiles, get_profile
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.pro380 import Pro380Behaviour
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
@@ -30,9 +30,15 @@ def profile() -> Profile:
 
 
 @pytest.fixture
-def meter(profile: Profile) -> ProfileDevice:
+def clock() -> ManualClock:
+    """Make the simulated meter's clock."""
+    return ManualClock()
+
+
+@pytest.fixture
+def meter(profile: Profile, clock: ManualClock) -> ProfileDevice:
     """Simulate a PRO380 whose values hold still, so reads can be compared."""
-    device = ProfileDevice(profile, Pro380Behaviour(speed=30))
+    device = ProfileDevice(profile, Pro380Behaviour(speed=30), clock=clock)
     device.paused = True
     return device
 
@@ -99,14 +105,13 @@ async def test_export_shows_as_negative_power_and_reverse_direction(
 
 
 async def test_moving_meter_counts_energy_up(
-    bus: Bus, meter: ProfileDevice, profile: Profile
+    bus: Bus, meter: ProfileDevice, profile: Profile, clock: ManualClock
 ) -> None:
     """Between two polls of a running meter the import counter grows and never falls."""
     meter.paused = False
     poller = Poller(bus, profile, UNIT)
     first = await poller.poll([PollGroup.NORMAL])
-    meter.advance()
-    await asyncio.sleep(0.3)
+    clock.advance(120)  # at 30 times real speed: an hour
     second = await poller.poll([PollGroup.NORMAL])
 
     before, after = first.value("import_active_energy"), second.value("import_active_energy")

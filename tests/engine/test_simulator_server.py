@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 import inspect
 import re
+import struct
 import time
 from typing import Any
 
@@ -17,6 +18,9 @@ import pytest
 
 from powerbus.errors import ConfigError, DeviceExceptionError, LinkError
 from powerbus.models import Table
+from powerbus.profile import get_profile
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.simulator.clock import ManualClock
 from powerbus.simulator.device import RegisterImage
 from powerbus.simulator.faults import (
     CorruptFrame,
@@ -399,6 +403,39 @@ async def test_missing_serial_port_is_a_link_error(tmp_path: Any) -> None:
     async with Simulator({METER: meter_image()}) as simulator:
         with pytest.raises(LinkError):
             await simulator.start_rtu(str(tmp_path / "no-such-port"))
+
+
+async def test_served_device_moves_only_with_the_clock_it_was_given() -> None:
+    """A served PRO380 on a manual clock counts no energy until the clock moves, then it has."""
+    clock = ManualClock()
+    meter = simulated_device(get_profile("pro380"), speed=60.0, clock=clock)
+    import_energy = 0x600C  # float32, high word first (kWh)
+
+    async with Simulator({METER: meter}) as simulator:
+        port = await simulator.start_tcp()
+        client = AsyncModbusTcpClient("127.0.0.1", port=port, **CLIENT_SETTINGS)
+        assert await client.connect()
+        readings = []
+        for seconds in (0.0, 0.0, 60.0):
+            clock.advance(seconds)
+            response = await client.read_holding_registers(import_energy, count=2, **unit(METER))
+            high, low = response.registers
+            readings.append(struct.unpack(">f", struct.pack(">HH", high, low))[0])
+        client.close()
+
+    first, unchanged, an_hour_later = readings
+    assert unchanged == first
+    assert an_hour_later > first
+
+
+def test_manual_clock_never_runs_backwards() -> None:
+    """Advancing a manual clock by a negative time is refused and leaves it where it was."""
+    clock = ManualClock(start=5.0)
+    clock.advance(2.5)
+
+    with pytest.raises(ConfigError):
+        clock.advance(-1.0)
+    assert clock() == 7.5
 
 
 def test_unit_id_beyond_one_byte_is_refused() -> None:

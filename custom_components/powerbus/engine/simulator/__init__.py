@@ -8,6 +8,8 @@
   pymodbus version.
 - ``profile_device`` and one module per device family: devices built from a
   profile, with behaviour stated from the vendors' documents.
+- ``clock``: a clock that moves only when told to, so that tests let simulated
+  time pass without waiting for it.
 
 The engine's runtime never imports this package; only the command-line tool,
 tests and benchmarks do. The modules are imported one by one; this package

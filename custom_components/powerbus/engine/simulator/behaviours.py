@@ -9,6 +9,8 @@ static image.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+import time
 from typing import Protocol
 
 from ..models import Profile
@@ -44,6 +46,8 @@ def behaviour_for(profile: Profile, *, speed: float = 1.0) -> Behaviour | None:
     return None if factory is None else factory(speed=speed)
 
 
-def simulated_device(profile: Profile, *, speed: float = 1.0) -> ProfileDevice:
-    """Build a device serving ``profile``, driven by its family's behaviour if there is one."""
-    return ProfileDevice(profile, behaviour_for(profile, speed=speed))
+def simulated_device(
+    profile: Profile, *, speed: float = 1.0, clock: Callable[[], float] = time.monotonic
+) -> ProfileDevice:
+    """Build a device serving ``profile``, driven by its family's behaviour, timed by ``clock``."""
+    return ProfileDevice(profile, behaviour_for(profile, speed=speed), clock=clock)

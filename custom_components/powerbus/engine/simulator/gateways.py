@@ -24,9 +24,8 @@ ECC21"), not taken from the engine's profile.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-import time
 
 from ..errors import DeviceExceptionError
 from ..models import Point, Table, Value
@@ -64,13 +63,14 @@ IDENTITY: dict[str, Value] = {
 
 @dataclass(frozen=True, kw_only=True)
 class RebootSilence(NoAnswer):
-    """No answer to anything until the monotonic time ``until``: the gateway is starting up."""
+    """No answer to anything until ``clock`` reads ``until``: the gateway is starting up."""
 
+    clock: Callable[[], float]
     until: float
 
     def matches(self, request: Request) -> bool:
         """Match while the restart lasts."""
-        return time.monotonic() < self.until and super().matches(request)
+        return self.clock() < self.until and super().matches(request)
 
 
 @dataclass
@@ -152,7 +152,9 @@ class GatewayBehaviour:
             device.set_value("reset_counter", counter + 1)
         if self.faults is not None:
             silence = RebootSilence(
-                times=None, until=time.monotonic() + self.reboot_seconds / self.speed
+                times=None,
+                clock=device.clock,
+                until=device.clock() + self.reboot_seconds / self.speed,
             )
             for expired in self._silences:
                 self.faults.discard(expired)

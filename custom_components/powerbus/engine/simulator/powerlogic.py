@@ -43,11 +43,10 @@ docs/devices/powerlogic.md.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 import math
 import struct
-import time
 
 from ..codecs import to_signed16
 from ..errors import ConfigError, DeviceExceptionError
@@ -85,8 +84,8 @@ class PowerLogicBehaviour:
     """Moving values and the command interface of one PowerLogic meter.
 
     ``speed`` > 1 makes time (and energy) run faster; ``setup_timeout`` is how many
-    seconds a setup session survives without a write; ``energy_preset`` False plays a
-    firmware without command 6209 (it answers 81); ``clock`` times the session.
+    seconds a setup session survives without a write, timed by the device's clock;
+    ``energy_preset`` False plays a firmware without command 6209 (it answers 81).
     The model (PM800, CM3000, CM4000 or CM2000) follows the profile variant of the
     device the behaviour is attached to.
     """
@@ -97,7 +96,6 @@ class PowerLogicBehaviour:
         speed: float = 1.0,
         setup_timeout: float = pmap.SETUP_TIMEOUT,
         energy_preset: bool = True,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Prepare the behaviour; the model is taken from the device's profile on the first advance."""
         self.speed = speed
@@ -105,7 +103,6 @@ class PowerLogicBehaviour:
         self.energy_preset = energy_preset
         self.restarts = 0
         self.events: list[str] = []
-        self._clock = clock
         self._model: pmap.Model | None = None
         self._floats_from_start = False
         self._float_block_exists = False
@@ -139,7 +136,7 @@ class PowerLogicBehaviour:
         if elapsed > 0:
             self._integrate(self._state, elapsed / SECONDS_PER_HOUR)
         self._publish_energy(device)
-        self._expire_session(self._clock())
+        self._expire_session(now)
 
     def on_write(
         self, device: ProfileDevice, table: Table, address: int, values: Sequence[int]
@@ -147,7 +144,7 @@ class PowerLogicBehaviour:
         """Take over writes to the command interface and the setup registers."""
         if table is not Table.HOLDING_REGISTER:
             return False
-        now = self._clock()
+        now = device.clock()
         self._expire_session(now)
         registers = range(address + 1, address + 1 + len(values))
         words = [to_signed16(value) for value in values]

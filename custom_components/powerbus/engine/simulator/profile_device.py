@@ -66,6 +66,11 @@ class ProfileDevice:
         if behaviour is not None:
             behaviour.advance(self, clock())
 
+    @property
+    def clock(self) -> Callable[[], float]:
+        """The device's time source (monotonic seconds); behaviours time their timers by it."""
+        return self._clock
+
     def set_value(self, key: str, value: Value) -> None:
         """Store ``value`` (user units) in the registers of point ``key``; a point the variant lacks is skipped."""
         if not self.profile.has_point(key):
