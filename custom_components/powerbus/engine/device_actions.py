@@ -145,6 +145,57 @@ class DeviceActions:
         self._refresh_requested = True
         return result
 
+    async def write_raw(
+        self,
+        table: Table,
+        address: int,
+        values: Sequence[int],
+        *,
+        confirm: bool = False,
+        expert: bool = False,
+    ) -> None:
+        """Write raw registers (or coils) for support; everything is checked before sending.
+
+        Without ``expert``, the words must cover exactly one point the profile declares
+        writable, and must decode to a value its write rules allow (a dangerous point
+        needs ``confirm``). With ``expert`` any address of a writable table may be
+        written, and ``confirm`` is always needed: the engine cannot judge what it does.
+        """
+        self._refuse_a_foreign_device()
+        words = _raw_words(table, address, values, self.profile.limits.max_write_registers)
+        if expert:
+            if not confirm:
+                raise ConfirmationRequiredError(
+                    "a raw write outside the profile needs an explicit confirmation"
+                )
+        else:
+            point = self._point_at(table, address, len(words))
+            self._writable_point(point.key, confirm=confirm)
+            exponent = self._scale_exponent(point)
+            value = decode_point(point, words, exponent)
+            if value is None:
+                raise WriteValidationError(f"{point.key}: {words} means 'not available'")
+            encode_point(point, value, exponent)  # refuses what the write rules do not allow
+        async with self.bus.turn(Priority.COMMAND):
+            if table is Table.COIL:
+                await self.bus.write_coils(
+                    self.unit, address, [bool(w) for w in words], self.profile.limits
+                )
+            else:
+                await self.bus.write_registers(self.unit, address, words, self.profile.limits)
+        self._refresh_requested = True
+
+    def _point_at(self, table: Table, address: int, count: int) -> Point:
+        """Return the point that occupies exactly ``count`` items from ``address``."""
+        for point in self.profile.points:
+            if point.table is table and point.address == address and point.count == count:
+                if point.bit is None and point.bit_field is None:
+                    return point
+        raise WriteValidationError(
+            f"{self.profile.key} declares no writable point at {table.value} {address} "
+            f"of {count} item(s); raw writes elsewhere need the expert option"
+        )
+
     async def read_registers(self, table: Table, address: int, count: int) -> list[int]:
         """Read raw registers (or bits) for support, ahead of any waiting poll."""
         if (
@@ -194,3 +245,19 @@ def _same(value: Value | None, expected: Value | None) -> bool:
     ):
         return math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-9)
     return value == expected
+
+
+def _raw_words(table: Table, address: int, values: Sequence[int], limit: int) -> list[int]:
+    """Check raw words (or coil states) for a write; WriteValidationError when one is wrong."""
+    if table not in (Table.HOLDING_REGISTER, Table.COIL):
+        raise WriteValidationError(f"{table.value} is read-only")
+    top = 1 if table is Table.COIL else 0xFFFF
+    words = list(values)
+    if not words or len(words) > limit:
+        raise WriteValidationError(f"write 1 to {limit} values, not {len(words)}")
+    for word in words:
+        if isinstance(word, bool) or not isinstance(word, int) or not 0 <= word <= top:
+            raise WriteValidationError(f"{word!r} is not a value from 0 to {top}")
+    if not 0 <= address <= 0xFFFF - len(words) + 1:
+        raise WriteValidationError(f"address {address} is outside 0..65535 for {len(words)} values")
+    return words
