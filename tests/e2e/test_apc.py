@@ -215,10 +215,10 @@ async def test_empty_battery_switches_the_output_off_and_power_brings_it_back(up
     ups.clock.advance(1)
     back = await ups.poll()
 
-    assert dead.value("output_off") is True
+    assert dead.value("output_is_off") is True
     assert "OFF" in _status(ups, dead)
     assert dead.value("status_change_cause") == "low_battery_voltage"
-    assert back.value("output_off") is False
+    assert back.value("output_is_off") is False
     assert back.value("status_change_cause") == "automatic_restart"
     assert _status(ups, back) == ("OL",)
 
@@ -320,10 +320,10 @@ async def test_output_off_and_on_immediately(ups: Ups) -> None:
     await run_command(ups.bus, ups.profile, UNIT, "output_on", {"timing": "immediately"})
     on = await ups.poll()
 
-    assert off.value("output_off") is True and off.value("main_outlets_on") is False
+    assert off.value("output_is_off") is True and off.value("main_outlets_on") is False
     assert "OFF" in _status(ups, off)
     assert ups.device.registers(HR, 1538, 2) == [0, 0]
-    assert on.value("output_off") is False and on.value("main_outlets_on") is True
+    assert on.value("output_is_off") is False and on.value("main_outlets_on") is True
 
 
 async def test_output_off_waits_for_the_off_delay_unless_cancelled(ups: Ups) -> None:
@@ -339,9 +339,11 @@ async def test_output_off_waits_for_the_off_delay_unless_cancelled(ups: Ups) -> 
 
     assert pending.value("pending_output_off") is True
     assert pending.value("main_outlets_off_countdown") == 90
-    assert pending.value("output_off") is False
-    assert cancelled.value("output_off") is False and cancelled.value("pending_output_off") is False
-    assert off.value("output_off") is True
+    assert pending.value("output_is_off") is False
+    assert (
+        cancelled.value("output_is_off") is False and cancelled.value("pending_output_off") is False
+    )
+    assert off.value("output_is_off") is True
 
 
 async def test_output_reboot_turns_the_load_off_and_on_again(ups: Ups) -> None:
@@ -351,9 +353,9 @@ async def test_output_reboot_turns_the_load_off_and_on_again(ups: Ups) -> None:
     ups.clock.advance(9)
     done = await ups.poll()
 
-    assert rebooting.value("output_off") is True
+    assert rebooting.value("output_is_off") is True
     assert rebooting.value("main_outlets_rebooting") is True
-    assert done.value("output_off") is False
+    assert done.value("output_is_off") is False
 
 
 async def test_output_shutdown_on_battery_returns_with_the_input(ups: Ups) -> None:
@@ -368,8 +370,8 @@ async def test_output_shutdown_on_battery_returns_with_the_input(ups: Ups) -> No
     ups.clock.advance(1)
     back = await ups.poll()
 
-    assert still_off.value("output_off") is True
-    assert back.value("output_off") is False
+    assert still_off.value("output_is_off") is True
+    assert back.value("output_is_off") is False
 
 
 async def test_bypass_transfer_and_back(ups: Ups) -> None:

@@ -196,7 +196,7 @@ GUIDE_NUMBERS: Sequence[tuple[str, str, int]] = (
     ("liebert_nx", "on_inverter", 10073),
     ("liebert_nx", "on_bypass", 10074),
     ("liebert_nx", "battery_under_test", 10082),
-    ("liebert_nx", "output_off", 10158),
+    ("liebert_nx", "output_is_off", 10158),
     ("liebert_nx", "fan_fail", 10169),
     ("liebert_nx", "charger_failed", 10234),
     ("liebert_nx", "rectifier_current_limit", 10260),

@@ -97,7 +97,6 @@ UPS_FLAGS = {
 }
 """Each derived UPS binary sensor, and the canonical flag points it stands for."""
 
-SHARED_KEY = "a point and a command share the key output_off"
 SLUG = re.compile(r"^[a-z0-9]+(_[a-z0-9]+)*$")
 
 
@@ -396,15 +395,7 @@ def test_every_shipped_enum_and_select_lists_distinct_options(profile_key: str) 
 # --- Keys and unique ids ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "profile_key",
-    [
-        pytest.param(
-            key,
-            marks=pytest.mark.xfail(strict=True, reason=SHARED_KEY)
-            if key in ("apc_smart_ups", "liebert_series600")
-            else (),
-        )
-        for key in shipped_profile_keys()
-    ],
+    shipped_profile_keys(),
 )
 def test_every_entity_key_is_unique_within_a_shipped_profile(profile_key: str) -> None:
     """Two entities with one key would get one unique id: Home Assistant drops the second."""

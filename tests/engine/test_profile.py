@@ -284,3 +284,25 @@ def test_a_key_has_one_name_in_every_shipped_profile() -> None:
         for command in profile.commands:
             names.setdefault(f"command {command.key}", set()).add(command.name)
     assert {key: sorted(found) for key, found in names.items() if len(found) > 1} == {}
+
+
+def test_a_point_and_a_command_may_not_share_a_key() -> None:
+    """Their entities would get one unique id; the loader names the key instead."""
+    text = """
+family: clash
+manufacturer: Test
+addressing: pdu
+defaults: {table: holding_register}
+point_sets:
+  all:
+    - {key: reset, name: Reset state, address: 1}
+commands:
+  - key: reset
+    name: Reset
+    steps:
+      - write: {address: 2, value: 1}
+variants:
+  - {key: clash, name: Clash, models: [C], point_sets: [all], commands: [reset]}
+"""
+    with pytest.raises(ProfileError, match=r"point 'reset', field 'key'.*share the key"):
+        parse_profile_text(text, "clash.yaml")

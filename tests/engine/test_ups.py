@@ -10,8 +10,16 @@ from powerbus.models import Value
 from powerbus.profile import get_profile
 from powerbus.ups import derive_status, problem_flags
 
-ON_LINE: dict[str, Value | None] = {"on_battery": False, "input_fail": False, "output_off": False}
-ON_BATTERY: dict[str, Value | None] = {"on_battery": True, "input_fail": True, "output_off": False}
+ON_LINE: dict[str, Value | None] = {
+    "on_battery": False,
+    "input_fail": False,
+    "output_is_off": False,
+}
+ON_BATTERY: dict[str, Value | None] = {
+    "on_battery": True,
+    "input_fail": True,
+    "output_is_off": False,
+}
 
 
 @dataclass(frozen=True)
@@ -53,9 +61,9 @@ CASES = {
     "low battery without an announced shutdown": Case(
         {**ON_BATTERY, "low_battery": True, "shutdown_imminent": False}, "OB LB DISCHRG"
     ),
-    "output off on line": Case({**ON_LINE, "output_off": True}, "OFF"),
+    "output off on line": Case({**ON_LINE, "output_is_off": True}, "OFF"),
     "output off during an outage": Case(
-        {"on_battery": False, "input_fail": True, "output_off": True}, "OFF"
+        {"on_battery": False, "input_fail": True, "output_is_off": True}, "OFF"
     ),
     "input failed but not on battery is not OL": Case(
         {"on_battery": False, "input_fail": True}, ""
@@ -122,7 +130,7 @@ CASES = {
             (
                 "on_battery",
                 "shutdown_imminent",
-                "output_off",
+                "output_is_off",
                 "input_fail",
                 "replace_battery",
                 "on_bypass",
@@ -134,7 +142,7 @@ CASES = {
         "",
     ),
     "on battery unknown gives neither OL nor OB": Case(
-        {"on_battery": None, "output_off": False, "battery_charge_status": "fully_charged"}, ""
+        {"on_battery": None, "output_is_off": False, "battery_charge_status": "fully_charged"}, ""
     ),
     "an unlisted charge status says nothing": Case(
         {**ON_LINE, "battery_charge_status": "unknown (9)"}, "OL"

@@ -121,6 +121,14 @@ class FamilyBuilder:
                 raise ProfileError(
                     self.file, f"unknown command '{command_key}'", field=f"{where}.commands"
                 )
+            if command_key in by_key:
+                raise ProfileError(
+                    self.file,
+                    f"a point and a command of variant '{variant['key']}' share the key; "
+                    "their entities would share a unique id",
+                    point=command_key,
+                    field="key",
+                )
             resolved_commands.append(self.commands.build(commands[command_key], by_key))
         return Profile(
             key=variant["key"],

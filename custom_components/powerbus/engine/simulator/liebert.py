@@ -372,7 +372,7 @@ class LiebertUpsBehaviour:
             "input_fail": not self.input_ok,
             "on_inverter": powered and not self.on_bypass,
             "on_bypass": self.on_bypass,
-            "output_off": not powered,
+            "output_is_off": not powered,
             "battery_under_test": self.battery_test_running,
             "output_off_pending": any(action == "off" for _, action in self._pending),
             "battery_charger_on": self.input_ok and self.charge < 100.0,
