@@ -1,0 +1,1 @@
+"""Tests of the MQTT bridge against a real broker and simulated devices."""
