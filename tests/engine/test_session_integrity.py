@@ -92,7 +92,7 @@ async def test_a_write_whose_answer_was_lost_is_not_sent_again() -> None:
 
 
 async def test_a_busy_device_gets_the_write_again() -> None:
-    """ "Busy" means the device did nothing: the write is sent again and lands."""
+    """A device answering busy did nothing: the write is sent again and lands."""
     rig = Rig()
     session = rig.session()
     await session.refresh()

@@ -41,6 +41,7 @@ from .identify import Identity, detect_profile, scan
 from .link import LinkKind, LinkSettings, parse_link
 from .models import (
     Command,
+    DataType,
     EntityCategory,
     ParamKind,
     ParamSpec,
@@ -73,6 +74,7 @@ __all__ = [
     "CommandResult",
     "ConfigError",
     "ConfirmationRequiredError",
+    "DataType",
     "DecodeError",
     "DeviceExceptionError",
     "DeviceIdentity",

@@ -1,0 +1,52 @@
+"""A link with a device sets up, gets its entities, and unloads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+
+from custom_components.powerbus.const import DOMAIN
+
+from .simulated import Site, device_subentry, link_entry, start_site
+
+
+@pytest.fixture
+async def pro380(socket_enabled: None) -> AsyncIterator[Site]:
+    """Serve a simulated PRO380 at unit 1 on Modbus TCP."""
+    site = await start_site({1: "pro380"})
+    yield site
+    await site.simulator.stop()
+
+
+async def test_a_pro380_on_tcp_gets_its_entities(hass: HomeAssistant, pro380: Site) -> None:
+    """Set-up reads the meter and creates its device and entities with live values."""
+    serial = str(pro380.devices[1].get_value("serial_number"))
+    entry = link_entry(
+        pro380,
+        device_subentry("pro380", 1, uid=f"pro380_{serial}", serial=serial, title="Main meter"),
+    )
+    entry.add_to_hass(hass)
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"pro380_{serial}")})
+    assert device is not None
+    assert device.serial_number == serial
+    entities = er.async_entries_for_device(er.async_get(hass), device.id)
+    assert len(entities) > 20
+    voltage = next(e for e in entities if e.unique_id == f"pro380_{serial}_voltage_l1")
+    state = hass.states.get(voltage.entity_id)
+    assert state is not None
+    assert float(state.state) == pytest.approx(
+        float(pro380.devices[1].get_value("voltage_l1")), abs=0.1
+    )
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
