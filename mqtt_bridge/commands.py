@@ -12,7 +12,8 @@ Two kinds of request arrive:
 
 What the configuration does not allow is refused, and so is every dangerous
 command it does not list. Retained requests are refused too: the broker would
-hand them out again at every reconnect. Every request gets one answer on
+hand them out again at every reconnect (and an empty message, the deletion of
+a retained one, is ignored). Every request gets one answer on
 ``<base>/<device>/response`` (not retained): ``ok`` with the result, or the
 reason it was refused (``not_allowed``, ``invalid``, ``failed``, ``device_error``,
 ``unknown``, ``retained``) and the engine's message.
@@ -87,6 +88,9 @@ class CommandHandler:
         request = self._topics.parse_request(message.topic)
         if request is None:
             return False
+        if not message.payload:
+            # How a retained message is deleted; never a request (it would press a button).
+            return True
         task = asyncio.get_running_loop().create_task(self._run(message, *request))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -119,7 +119,7 @@ def config(
         ],
     }
     for name, section in sections.items():
-        data[name] = {**data.get(name, {}), **section}
+        data[name] = {**data.get(name, {}), **section} if isinstance(section, dict) else section
     return data
 
 
