@@ -42,6 +42,7 @@ LAYERS: dict[str, int] = {
     "profile_builder": 1,
     "profile": 1,
     "poll_clock": 1,
+    "counter_guard": 1,
     # the wire
     "adapter.client": 2,
     "bus": 2,

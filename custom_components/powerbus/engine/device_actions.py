@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .bus import Bus
 from .codecs import decode_point, encode_point, exponent_from_register
 from .commands import CommandResult, plan_command, run_command, validate_params
+from .counter_guard import CounterGuard
 from .energy_transfer import EnergyTransferResult, transfer_energy
 from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
 from .models import Command, Point, PointState, Profile, Reading, Table, Value
@@ -38,6 +39,7 @@ class DeviceActions:
     _merge: Callable[[PollResult], None]
     """Folds a poll into the device's snapshot (the session's own)."""
     _clock: Callable[[], float]
+    _counters: CounterGuard
     _mismatch: bool
     _error: str | None
 
@@ -62,6 +64,7 @@ class DeviceActions:
                 sleep=self._sleep,
                 clock=self._clock,
             )
+        self._counters.allow_reset()
         self._refresh_requested = True
         return result
 
@@ -106,6 +109,7 @@ class DeviceActions:
                     self.unit, point.address, registers, self.profile.limits
                 )
             result = await self._poller.poll(ALL_GROUPS, [key])
+        self._counters.allow_reset()
         self._merge(result)
         reading = self._readings.get(key)  # absent when the device answered nothing
         if (
@@ -142,6 +146,7 @@ class DeviceActions:
                 registers=registers,
                 confirm=confirm,
             )
+        self._counters.allow_reset()
         self._refresh_requested = True
         return result
 
@@ -183,6 +188,7 @@ class DeviceActions:
                 )
             else:
                 await self.bus.write_registers(self.unit, address, words, self.profile.limits)
+        self._counters.allow_reset()
         self._refresh_requested = True
 
     def _point_at(self, table: Table, address: int, count: int) -> Point:

@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from .bus import Bus, DeviceStats
+from .counter_guard import CounterGuard
 from .device_actions import DeviceActions
 from .errors import WriteValidationError
 from .link import LinkSettings
@@ -86,6 +87,7 @@ class DeviceSession(DeviceActions):
         self._enabled = self._checked_keys(enabled)
         self._readings: dict[str, Reading] = {}
         self._identity: DeviceIdentity | None = None
+        self._counters = CounterGuard(f"{profile.key} unit {unit}")
         self._uid: str | None = None
         self._identity_epoch: int | None = None
         self._available = False
@@ -186,6 +188,15 @@ class DeviceSession(DeviceActions):
             del self._readings[key]
         if self._enabled - before:
             self._refresh_requested = True
+
+    def accept_counters(self, keys: Collection[str]) -> None:
+        """Show the next reading of these energy counters even if it went back (a user said so)."""
+        self._counters.accept(keys)
+
+    @property
+    def refused_counters(self) -> frozenset[str]:
+        """The energy counters whose latest reading went back or jumped, and was not shown."""
+        return self._counters.refusing
 
     def request_refresh(self) -> None:
         """Read every enabled point, ``once`` points included, at the next poll."""
@@ -303,10 +314,18 @@ class DeviceSession(DeviceActions):
         self._last_success = self._polled_at
         for key, reading in result.readings.items():
             previous = self._readings.get(key)
-            if reading.state is PointState.VALID or previous is None:
+            refused = (
+                self._counters.check(self.profile.point(key), previous, reading)
+                if reading.state is PointState.VALID
+                else None
+            )
+            if previous is not None and refused is not None:
+                self._readings[key] = _stale(previous, PointState.ERROR, refused)
+            elif reading.state is PointState.VALID or previous is None:
                 self._readings[key] = reading
             else:
                 self._readings[key] = _stale(previous, reading.state, reading.error)
+        self._counters.end_of_poll()
 
     def _take_identity(self) -> None:
         """Read identity from the points just polled; refuse a device that is not the one configured."""
