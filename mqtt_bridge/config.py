@@ -47,6 +47,7 @@ from .settings import (
     StateSettings,
     TlsSettings,
 )
+from .topics import RESERVED
 
 VOCABULARIES = {"2025.4": HA_2025_4, "2026.10": HA_2026_10}
 OPERABLE = frozenset({Platform.SWITCH, Platform.SELECT, Platform.NUMBER, Platform.BUTTON})
@@ -178,6 +179,11 @@ class _Resolver:
         device_id = data["id"] or slug(data["name"])
         if not device_id:
             self._problems.append(f"{path}.name: has no letter or digit; give the device an id")
+        elif device_id in RESERVED:
+            where = f"{path}.id" if data["id"] else f"{path}.name"
+            self._problems.append(
+                f"{where}: '{device_id}' is a topic of the bridge itself; choose another id"
+            )
         intervals = data["intervals"]
         specs = {spec.key: spec for spec in catalogue(profile)}
         for name in ("enable", "disable"):

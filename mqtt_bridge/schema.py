@@ -111,9 +111,9 @@ TLS_SCHEMA = vol.Schema(
 
 MQTT_SCHEMA = vol.Schema(
     {
-        key("host", "Broker host name or address.", "string", required=True): vol.All(
-            str, vol.Length(min=1)
-        ),
+        key(
+            "host", "Broker host name or address.", "string", required=True, example="192.168.1.2"
+        ): vol.All(str, vol.Length(min=1)),
         key("port", "Broker port (8883 is usual with TLS).", "port", default=1883): _port(),
         key(
             "client_id",
@@ -269,7 +269,11 @@ COMMANDS_SCHEMA = vol.Schema(
 DEVICE_SCHEMA = vol.Schema(
     {
         key(
-            "name", "The device's name (Home Assistant's device name).", "string", required=True
+            "name",
+            "The device's name (Home Assistant's device name).",
+            "string",
+            required=True,
+            example="main meter",
         ): vol.All(str, vol.Length(min=1)),
         key(
             "id",
@@ -284,6 +288,7 @@ DEVICE_SCHEMA = vol.Schema(
             "Profile key (`powerbus profiles` lists them), shipped or from `profiles_dir`.",
             "string",
             required=True,
+            example="pro380",
         ): str,
         key(
             "unit",
@@ -305,7 +310,7 @@ DEVICE_SCHEMA = vol.Schema(
             "Entities to read and publish besides the profile's defaults.",
             "list",
             default=[],
-            example=["thd_voltage_l1"],
+            example=["reactive_power_l1"],
         ): [str],
         key(
             "disable",
@@ -319,15 +324,16 @@ DEVICE_SCHEMA = vol.Schema(
 
 LINK_SCHEMA = vol.Schema(
     {
-        key("name", "The link's name, for logs.", "string", required=True): vol.All(
-            str, vol.Length(min=1)
-        ),
+        key(
+            "name", "The link's name, for logs.", "string", required=True, example="meters"
+        ): vol.All(str, vol.Length(min=1)),
         key(
             "url",
             "`tcp://HOST:PORT`, `rtu+tcp://HOST:PORT` or "
             "`rtu:///dev/serial/by-id/...?baudrate=9600&parity=E`.",
             "link URL",
             required=True,
+            example="rtu:///dev/serial/by-id/usb-FTDI_FT232R-if00-port0?baudrate=9600&parity=E",
         ): str,
         key(
             "devices", "The devices on this link, polled in this order.", "list", required=True

@@ -153,11 +153,17 @@ class Watcher:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: Any = None
 
-    def start(self, *topics: str) -> None:
-        """Connect and subscribe to ``topics``."""
+    def start(
+        self, *topics: str, ca: Path | None = None, credentials: tuple[str, str] | None = None
+    ) -> None:
+        """Connect (over TLS with ``ca``, with ``credentials``) and subscribe to ``topics``."""
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"watcher-{uuid.uuid4().hex[:8]}"
         )
+        if ca is not None:
+            client.tls_set(ca_certs=str(ca))
+        if credentials is not None:
+            client.username_pw_set(*credentials)
         client.on_message = self._message
         connected = threading.Event()
         client.on_connect = lambda *_args: connected.set()
@@ -217,14 +223,19 @@ class Watcher:
 
     async def wait(self, condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
         """Wait until ``condition()`` is truthy; fail the test with ``what`` otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            await asyncio.sleep(0.02)
+        return await wait_until(condition, what, timeout)
+
+
+async def wait_until(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
+    """Wait until ``condition()`` is truthy (checking every 20 ms); fail with ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -232,10 +243,10 @@ def watch(mosquitto: Mosquitto) -> Iterator[Callable[..., Watcher]]:
     """Start watchers on the shared broker (or another); all are stopped afterwards."""
     watchers: list[Watcher] = []
 
-    def start(*topics: str, broker: Mosquitto | None = None) -> Watcher:
+    def start(*topics: str, broker: Mosquitto | None = None, **options: Any) -> Watcher:
         target = broker or mosquitto
         watcher = Watcher(target.host, target.port)
-        watcher.start(*topics)
+        watcher.start(*topics, **options)
         watchers.append(watcher)
         return watcher
 
