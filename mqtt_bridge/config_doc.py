@@ -111,7 +111,7 @@ def _default(marker: vol.Marker) -> str:
     """Show a key's default as the reference does."""
     if isinstance(marker, vol.Required):
         return "required"
-    default = marker.default() if marker.default is not UNDEFINED else None
+    default = _default_value(marker)
     if default is None or default == {}:
         return "–"
     if isinstance(default, bool):
@@ -119,6 +119,12 @@ def _default(marker: vol.Marker) -> str:
     if isinstance(default, list):
         return "`[]`" if not default else f"`{default}`"
     return f"`{default}`"
+
+
+def _default_value(marker: vol.Marker) -> Any:
+    """Return an optional key's default value (None when it has none)."""
+    default = getattr(marker, "default", UNDEFINED)
+    return None if default is UNDEFINED else default()
 
 
 def _example(schema: dict[Any, Any]) -> dict[str, Any]:
@@ -134,8 +140,8 @@ def _example(schema: dict[Any, Any]) -> dict[str, Any]:
             continue
         if doc.example is not None:
             example[str(marker)] = doc.example
-        elif marker.default is not UNDEFINED and marker.default() is not None:
-            example[str(marker)] = marker.default()
+        elif _default_value(marker) is not None:
+            example[str(marker)] = _default_value(marker)
     return example
 
 
