@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+import contextlib
 import json
 import logging
 from typing import Any
@@ -37,6 +38,7 @@ from .topics import DEVICE_COMPONENT, Topics
 _LOGGER = logging.getLogger(__name__)
 
 SCAN_TIMEOUT = 10.0
+SYNC_RETRY = 1.0
 SWAP_PAUSE = 2.0
 """Seconds between removing a swapped device's old config and announcing the new one."""
 MIGRATE = json.dumps({"migrate_discovery": True})
@@ -78,12 +80,17 @@ class Announcer:
         self._scan_token = uuid.uuid4().hex
         self._scan_done.clear()
         filters = (*self._topics.discovery_filters, self._topics.bridge_sync)
-        for topic in filters:
-            self._client.subscribe(topic, qos=0)
-        self._client.publish(self._topics.bridge_sync, self._scan_token)
+        confirmations = [self._client.subscribe(topic, qos=0) for topic in filters]
         try:
             async with asyncio.timeout(SCAN_TIMEOUT):
-                await self._scan_done.wait()
+                await asyncio.gather(*(c for c in confirmations if c is not None))
+                # Retained messages come with the subscription; the token follows them (brokers
+                # that do not keep that order get the token again a moment later).
+                while not self._scan_done.is_set():
+                    self._client.publish(self._topics.bridge_sync, self._scan_token)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(SYNC_RETRY):
+                            await self._scan_done.wait()
         except TimeoutError:
             _LOGGER.warning("Could not read the retained discovery in time; no clean-up this start")
             return

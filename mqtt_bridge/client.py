@@ -107,11 +107,21 @@ class MqttClient:
         """Wait until the broker accepted the connection."""
         await self._connected.wait()
 
-    def subscribe(self, topic: str, qos: int | None = None) -> None:
-        """Subscribe now (if connected) and again after every reconnect."""
+    def subscribe(self, topic: str, qos: int | None = None) -> asyncio.Future[None] | None:
+        """Subscribe now (if connected) and again after every reconnect.
+
+        Returns a future that completes when the broker confirmed the subscription,
+        or None when not connected (it is made at the next connect).
+        """
         self._subscriptions[topic] = self._settings.qos if qos is None else qos
-        if self.connected and self._client is not None:
-            self._client.subscribe(topic, self._subscriptions[topic])
+        if not self.connected or self._client is None:
+            return None
+        _result, mid = self._client.subscribe(topic, self._subscriptions[topic])
+        if mid is None:
+            return None
+        confirmed: asyncio.Future[None] = self._loop.create_future()
+        self._acks[mid] = confirmed
+        return confirmed
 
     def unsubscribe(self, topic: str) -> None:
         """Stop receiving ``topic``."""
@@ -186,6 +196,7 @@ class MqttClient:
         client.on_disconnect = self._disconnected
         client.on_message = self._message_received
         client.on_publish = self._acknowledged
+        client.on_subscribe = self._subscribed
         client.on_socket_open = partial(self._in_loop, self._socket_opened)
         client.on_socket_close = partial(self._in_loop, self._socket_closed)
         client.on_socket_register_write = partial(self._in_loop, self._want_write)
@@ -285,6 +296,12 @@ class MqttClient:
     async def _handler(self) -> None:
         """Run the bridge's connect handler."""
         await self._on_connected()
+
+    def _subscribed(
+        self, _client: mqtt.Client, _userdata: Any, mid: int, _codes: Any, _properties: Any
+    ) -> None:
+        """Note that the broker confirmed a subscription."""
+        self._acknowledged(_client, _userdata, mid, None, None)
 
     def _handler_done(self, task: asyncio.Task[None]) -> None:
         """Forget a finished connect handler; log what went wrong in it."""
