@@ -3,23 +3,33 @@
 The link is tested before anything is created: a serial port must open with the
 line settings given, a TCP endpoint must accept a connection. Devices are then
 added to the link as subentries (``device_flow.py``). The options set the poll
-interval of each poll group and whether raw writes outside the profiles are allowed.
+interval of each poll group and whether raw writes outside the profiles are allowed
+(``options_flow.py``).
+
+A link is named after its address (``LinkSettings.describe``, the name logs and
+errors use too) and its unique id is the engine's link id, from the address as
+configured. One wire is one link: a second link to a port or endpoint already
+configured is refused, also when it is named another way (``/dev/ttyUSB0`` for a
+``/dev/serial/by-id`` path, or RTU over TCP for a Modbus TCP host and port).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import os
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import (
     ConfigEntry,
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
     OptionsFlow,
 )
 from homeassistant.core import callback
+from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers import selector
 from serial.tools import list_ports
 import voluptuous as vol
@@ -27,34 +37,38 @@ import voluptuous as vol
 from .const import (
     CONF_BAUDRATE,
     CONF_BYTESIZE,
-    CONF_EXPERT_WRITES,
     CONF_FAMILY,
-    CONF_FAST_INTERVAL,
     CONF_LINK_TYPE,
-    CONF_NORMAL_INTERVAL,
     CONF_PARITY,
     CONF_SERIAL_PORT,
-    CONF_SLOW_INTERVAL,
     CONF_STOPBITS,
-    DEFAULT_FAST_INTERVAL,
-    DEFAULT_NORMAL_INTERVAL,
-    DEFAULT_SLOW_INTERVAL,
     DOMAIN,
-    MAX_INTERVAL,
-    MIN_INTERVAL,
     SERIAL_BAUDRATES,
     SERIAL_PARITIES,
     SUBENTRY_DEVICE,
     LinkType,
 )
 from .device_flow import DeviceSubentryFlow
-from .engine import Bus, LinkError, RetryPolicy, builtin_profiles, link_id
+from .engine import (
+    Bus,
+    LinkError,
+    LinkKind,
+    LinkSettings,
+    RetryPolicy,
+    builtin_profiles,
+    link_id,
+    link_key,
+)
+from .options_flow import PowerbusOptionsFlow
 from .settings import CONF_HOST, CONF_PORT, link_settings, serial_defaults
 
+SERIAL_BY_ID = Path("/dev/serial/by-id")
+"""Where udev names serial adapters stably; the port list offers these names first."""
 _OPEN_TIMEOUT = 3.0
 _DEFAULT_PORTS = {LinkType.TCP: 502, LinkType.RTU_OVER_TCP: 4001}
 _OTHER_FAMILY = "other"
-SERIAL_BY_ID = "/dev/serial/by-id"
+_OTHER_LINE = {CONF_BAUDRATE: "9600", CONF_PARITY: "E", CONF_STOPBITS: "1", CONF_BYTESIZE: "8"}
+"""Modbus' own default line (9600 baud, 8 data bits, even parity, 1 stop bit)."""
 
 
 class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
@@ -65,7 +79,8 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Start with nothing chosen."""
-        self._serial: dict[str, Any] = {}
+        self._ports: list[str] = []
+        self._serial: dict[str, str] = {}
 
     @staticmethod
     @callback
@@ -90,28 +105,24 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_serial(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Pick the serial port and the kind of device on it (for its line settings)."""
         if user_input is not None:
-            self._serial = {CONF_SERIAL_PORT: user_input[CONF_SERIAL_PORT]}
-            family = user_input.get(CONF_FAMILY, _OTHER_FAMILY)
-            self._serial.update(_family_line(family))
+            self._serial = {
+                CONF_SERIAL_PORT: user_input[CONF_SERIAL_PORT],
+                **_family_line(user_input[CONF_FAMILY]),
+            }
             return await self.async_step_serial_line()
-        ports = await self.hass.async_add_executor_job(_serial_ports)
+        self._ports = await self.hass.async_add_executor_job(serial_ports)
+        family = selector.SelectSelectorConfig(
+            options=[*_families(), _OTHER_FAMILY],
+            translation_key=CONF_FAMILY,
+            mode=selector.SelectSelectorMode.DROPDOWN,
+        )
         return self.async_show_form(
             step_id="serial",
             data_schema=vol.Schema(
                 {
-                    vol.Required(CONF_SERIAL_PORT): selector.SelectSelector(
-                        selector.SelectSelectorConfig(
-                            options=ports,
-                            custom_value=True,
-                            mode=selector.SelectSelectorMode.DROPDOWN,
-                        )
-                    ),
+                    vol.Required(CONF_SERIAL_PORT): _port_selector(self._ports),
                     vol.Required(CONF_FAMILY, default=_OTHER_FAMILY): selector.SelectSelector(
-                        selector.SelectSelectorConfig(
-                            options=[*_families(), _OTHER_FAMILY],
-                            translation_key="family",
-                            mode=selector.SelectSelectorMode.DROPDOWN,
-                        )
+                        family
                     ),
                 }
             ),
@@ -120,22 +131,18 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_serial_line(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Confirm the line settings (defaulted from the device family) and open the port."""
+        """Confirm the port and its line settings (defaulted from the family), then open it."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {
-                CONF_LINK_TYPE: LinkType.SERIAL,
-                CONF_SERIAL_PORT: self._serial[CONF_SERIAL_PORT],
-                **{key: _line_value(key, value) for key, value in user_input.items()},
-            }
-            result = await self._create_if_it_opens(data, errors, CONF_SERIAL_PORT)
-            if result is not None:
-                return result
+            data = _serial_data(user_input, errors)
+            if data is not None and (created := await self._create(data, errors)) is not None:
+                return created
         return self.async_show_form(
             step_id="serial_line",
-            data_schema=self.add_suggested_values_to_schema(_serial_line_schema(), self._serial),
+            data_schema=self.add_suggested_values_to_schema(
+                _serial_schema(self._ports), user_input or self._serial
+            ),
             errors=errors,
-            description_placeholders={"port": self._serial.get(CONF_SERIAL_PORT, "")},
         )
 
     async def async_step_tcp(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -148,49 +155,15 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
         """Describe a serial server that passes RTU frames over TCP."""
         return await self._network_step(LinkType.RTU_OVER_TCP, user_input)
 
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Change where the link goes (a new IP address, another adapter), testing it first."""
-        entry = self._get_reconfigure_entry()
-        link_type = LinkType(entry.data[CONF_LINK_TYPE])
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            data = {**entry.data, **user_input}
-            if link_type is LinkType.SERIAL:
-                data = {
-                    **data,
-                    **{
-                        k: _line_value(k, v) for k, v in user_input.items() if k != CONF_SERIAL_PORT
-                    },
-                }
-            field = CONF_SERIAL_PORT if link_type is LinkType.SERIAL else CONF_HOST
-            if await self._opens(data, errors, field):
-                self.hass.config_entries.async_update_entry(
-                    entry, data=data, title=_title(data), unique_id=link_id(link_settings(data))
-                )
-                return self.async_abort(reason="reconfigure_successful")
-        schema = (
-            _serial_line_schema(with_port=True)
-            if link_type is LinkType.SERIAL
-            else _network_schema(link_type)
-        )
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(schema, entry.data),
-            errors=errors,
-        )
-
     async def _network_step(
         self, link_type: LinkType, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
         """Ask for host and port, then connect."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            data = {CONF_LINK_TYPE: link_type, **user_input}
-            result = await self._create_if_it_opens(data, errors, CONF_HOST)
-            if result is not None:
-                return result
+            data = _network_data(link_type, user_input, errors)
+            if data is not None and (created := await self._create(data, errors)) is not None:
+                return created
         return self.async_show_form(
             step_id=link_type.value,
             data_schema=self.add_suggested_values_to_schema(
@@ -199,58 +172,146 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    async def _create_if_it_opens(
-        self, data: dict[str, Any], errors: dict[str, str], field: str
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change where the link goes (a new address, another adapter, other line settings).
+
+        The new settings are tested first. A link that holds the very port or endpoint
+        being tested is stopped for the test (a serial port opens only once, many serial
+        servers take one connection) and started again afterwards, with the new
+        settings if they work, else with the old ones.
+        """
+        entry = self._get_reconfigure_entry()
+        link_type = LinkType(entry.data[CONF_LINK_TYPE])
+        serial = link_type is LinkType.SERIAL
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = (
+                _serial_data(user_input, errors)
+                if serial
+                else _network_data(link_type, user_input, errors)
+            )
+            if data is not None and await self._reconfigured(entry, data, errors):
+                return self.async_abort(reason="reconfigure_successful")
+        if serial:
+            self._ports = await self.hass.async_add_executor_job(serial_ports)
+        schema = _serial_schema(self._ports) if serial else _network_schema(link_type)
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                schema, user_input or _form_values(entry.data)
+            ),
+            errors=errors,
+        )
+
+    async def _reconfigured(
+        self, entry: ConfigEntry, data: dict[str, Any], errors: dict[str, str]
+    ) -> bool:
+        """Test the new settings and, if they work, store them; note the error otherwise.
+
+        The link comes up again by its update listener when it was running, else by a
+        reload here (also after a failed test, when it was stopped for the test).
+        """
+        old, new = link_settings(entry.data), link_settings(data)
+        if await self._other_entry_on(new, entry) is not None:
+            errors[_field(new)] = "endpoint_in_use"
+            return False
+        stopped = await self._stop_if_holding(entry, old, new)
+        opened = await _opens(new, errors)
+        if opened:
+            self.hass.config_entries.async_update_entry(
+                entry,
+                data=data,
+                title=new.describe() if entry.title == old.describe() else entry.title,
+                unique_id=link_id(new),
+            )
+        if stopped or (opened and entry.state is not ConfigEntryState.LOADED):
+            self.hass.config_entries.async_schedule_reload(entry.entry_id)
+        return opened
+
+    async def _create(
+        self, data: dict[str, Any], errors: dict[str, str]
     ) -> ConfigFlowResult | None:
-        """Create the entry if the link is new and opens; else note the error on ``field``."""
-        await self.async_set_unique_id(link_id(link_settings(data)))
+        """Create the link if it is new and opens; else abort, or note why it did not open."""
+        settings = link_settings(data)
+        await self.async_set_unique_id(link_id(settings))
         self._abort_if_unique_id_configured()
-        if await self._opens(data, errors, field):
-            return self.async_create_entry(title=_title(data), data=data)
+        other = await self._other_entry_on(settings)
+        if other is not None:
+            raise AbortFlow("same_endpoint", description_placeholders={"link": other.title})
+        if await _opens(settings, errors):
+            return self.async_create_entry(title=settings.describe(), data=data)
         return None
 
-    async def _opens(self, data: dict[str, Any], errors: dict[str, str], field: str) -> bool:
-        """Open the link once; note ``cannot_open`` or ``cannot_connect`` on ``field`` if not."""
-        settings = link_settings(data)
-        bus = Bus(settings, policy=RetryPolicy(retries=0))
-        try:
-            await bus.open(_OPEN_TIMEOUT)
-        except LinkError:
-            errors[field] = "cannot_open" if field == CONF_SERIAL_PORT else "cannot_connect"
+    async def _other_entry_on(
+        self, settings: LinkSettings, this: ConfigEntry | None = None
+    ) -> ConfigEntry | None:
+        """Return another link of this integration on the same wire (or with the same id)."""
+        others = [
+            entry
+            for entry in self._async_current_entries(include_ignore=False)
+            if this is None or entry.entry_id != this.entry_id
+        ]
+        same_wire = await self.hass.async_add_executor_job(
+            _endpoint_keys, settings, [link_settings(entry.data) for entry in others]
+        )
+        unique_id = link_id(settings)
+        return next(
+            (
+                entry
+                for entry, same in zip(others, same_wire, strict=True)
+                if same or entry.unique_id == unique_id
+            ),
+            None,
+        )
+
+    async def _stop_if_holding(
+        self, entry: ConfigEntry, old: LinkSettings, new: LinkSettings
+    ) -> bool:
+        """Unload ``entry`` when it holds the port or endpoint ``new`` goes to; say if it did."""
+        if entry.state is not ConfigEntryState.LOADED:
             return False
-        finally:
-            bus.close()
-        return True
+        if not (await self.hass.async_add_executor_job(_endpoint_keys, new, [old]))[0]:
+            return False
+        return await self.hass.config_entries.async_unload(entry.entry_id)
 
 
-class PowerbusOptionsFlow(OptionsFlow):
-    """How often each poll group is read, and whether raw writes may leave the profiles."""
+# --- Forms and their values --------------------------------------------------------------------
+def _port_selector(ports: list[str]) -> selector.SelectSelector:
+    """Offer the serial ports found, and take any path the user types."""
+    return selector.SelectSelector(
+        selector.SelectSelectorConfig(
+            options=ports, custom_value=True, mode=selector.SelectSelectorMode.DROPDOWN
+        )
+    )
 
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show and take the options."""
-        if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        seconds = selector.NumberSelector(
-            selector.NumberSelectorConfig(
-                min=MIN_INTERVAL,
-                max=MAX_INTERVAL,
-                step=0.1,
-                unit_of_measurement="s",
-                mode=selector.NumberSelectorMode.BOX,
-            )
-        )
-        schema = vol.Schema(
-            {
-                vol.Required(CONF_FAST_INTERVAL, default=DEFAULT_FAST_INTERVAL): seconds,
-                vol.Required(CONF_NORMAL_INTERVAL, default=DEFAULT_NORMAL_INTERVAL): seconds,
-                vol.Required(CONF_SLOW_INTERVAL, default=DEFAULT_SLOW_INTERVAL): seconds,
-                vol.Required(CONF_EXPERT_WRITES, default=False): selector.BooleanSelector(),
-            }
-        )
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-        )
+
+def _serial_schema(ports: list[str]) -> vol.Schema:
+    """Return the form of a serial port and its baud rate, parity, stop bits and data bits."""
+    return vol.Schema(
+        {
+            vol.Required(CONF_SERIAL_PORT): _port_selector(ports),
+            vol.Required(CONF_BAUDRATE): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=[str(rate) for rate in SERIAL_BAUDRATES],
+                    custom_value=True,
+                    mode=selector.SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            vol.Required(CONF_PARITY): selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=list(SERIAL_PARITIES), translation_key=CONF_PARITY
+                )
+            ),
+            vol.Required(CONF_STOPBITS): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=["1", "2"])
+            ),
+            vol.Required(CONF_BYTESIZE): selector.SelectSelector(
+                selector.SelectSelectorConfig(options=["7", "8"])
+            ),
+        }
+    )
 
 
 def _network_schema(link_type: LinkType) -> vol.Schema:
@@ -267,49 +328,48 @@ def _network_schema(link_type: LinkType) -> vol.Schema:
     )
 
 
-def _serial_line_schema(*, with_port: bool = False) -> vol.Schema:
-    """Baud rate, parity, stop bits and data bits (and the port when reconfiguring)."""
-    fields: dict[vol.Marker, Any] = {}
-    if with_port:
-        fields[vol.Required(CONF_SERIAL_PORT)] = selector.TextSelector()
-    fields.update(
-        {
-            vol.Required(CONF_BAUDRATE): selector.SelectSelector(
-                selector.SelectSelectorConfig(
-                    options=[str(rate) for rate in SERIAL_BAUDRATES],
-                    custom_value=True,
-                    mode=selector.SelectSelectorMode.DROPDOWN,
-                )
-            ),
-            vol.Required(CONF_PARITY): selector.SelectSelector(
-                selector.SelectSelectorConfig(
-                    options=list(SERIAL_PARITIES), translation_key="parity"
-                )
-            ),
-            vol.Required(CONF_STOPBITS): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=["1", "2"])
-            ),
-            vol.Required(CONF_BYTESIZE): selector.SelectSelector(
-                selector.SelectSelectorConfig(options=["7", "8"])
-            ),
-        }
-    )
-    return vol.Schema(fields)
+def _serial_data(user_input: dict[str, Any], errors: dict[str, str]) -> dict[str, Any] | None:
+    """Return a serial link's entry data from the form, or None with the error noted."""
+    baudrate = str(user_input[CONF_BAUDRATE]).strip()
+    if not baudrate.isdecimal() or int(baudrate) == 0:
+        errors[CONF_BAUDRATE] = "invalid_baudrate"
+        return None
+    return {
+        CONF_LINK_TYPE: LinkType.SERIAL,
+        CONF_SERIAL_PORT: str(user_input[CONF_SERIAL_PORT]).strip(),
+        CONF_BAUDRATE: int(baudrate),
+        CONF_PARITY: user_input[CONF_PARITY],
+        CONF_STOPBITS: int(user_input[CONF_STOPBITS]),
+        CONF_BYTESIZE: int(user_input[CONF_BYTESIZE]),
+    }
 
 
-def _line_value(key: str, value: Any) -> Any:
-    """Return a serial setting from the form as the link stores it (numbers as numbers)."""
-    if key in (CONF_BAUDRATE, CONF_STOPBITS, CONF_BYTESIZE, CONF_PORT):
-        return int(value)
-    return value
+def _network_data(
+    link_type: LinkType, user_input: dict[str, Any], errors: dict[str, str]
+) -> dict[str, Any] | None:
+    """Return a network link's entry data from the form, or None with the error noted."""
+    host = str(user_input[CONF_HOST]).strip()
+    if not host:
+        errors[CONF_HOST] = "invalid_host"
+        return None
+    return {CONF_LINK_TYPE: link_type, CONF_HOST: host, CONF_PORT: int(user_input[CONF_PORT])}
 
 
-def _family_line(family: str) -> dict[str, Any]:
-    """Return the serial settings a device family ships with (defaults for others)."""
+def _form_values(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a link's entry data as its form shows it (the choices of a select are text)."""
+    return {
+        key: str(value) if key in (CONF_BAUDRATE, CONF_STOPBITS, CONF_BYTESIZE) else value
+        for key, value in data.items()
+        if key != CONF_LINK_TYPE
+    }
+
+
+def _family_line(family: str) -> dict[str, str]:
+    """Return the serial settings a device family ships with, as the form's text."""
     for profile in builtin_profiles().values():
         if profile.family == family:
             return {key: str(value) for key, value in serial_defaults(profile).items()}
-    return {CONF_BAUDRATE: "9600", CONF_PARITY: "E", CONF_STOPBITS: "1", CONF_BYTESIZE: "8"}
+    return dict(_OTHER_LINE)
 
 
 def _families() -> list[str]:
@@ -317,20 +377,39 @@ def _families() -> list[str]:
     return sorted({profile.family for profile in builtin_profiles().values()})
 
 
-def _serial_ports() -> list[str]:
-    """Return the serial ports found, by their stable ``/dev/serial/by-id`` path where possible.
-
-    Blocking (it reads the file system): the flow runs it in the executor.
-    """
+# --- Blocking helpers (run in the executor) ------------------------------------------------------
+def serial_ports() -> list[str]:
+    """Return the serial ports found, by their stable ``/dev/serial/by-id`` path where possible."""
     by_id = {
         os.path.realpath(link): str(link)
-        for link in sorted(Path(SERIAL_BY_ID).glob("*"))
-        if Path(link).is_symlink()
+        for link in sorted(SERIAL_BY_ID.glob("*"))
+        if link.is_symlink()
     }
     found = {os.path.realpath(port.device) for port in list_ports.comports()}
     return sorted({by_id.get(device, device) for device in found | set(by_id)})
 
 
-def _title(data: dict[str, Any]) -> str:
-    """Return the name of a link as the user configured it."""
-    return link_settings(data).describe()
+def _field(settings: LinkSettings) -> str:
+    """Return the form field that names where a link goes: its serial port, or its host."""
+    return CONF_SERIAL_PORT if settings.kind is LinkKind.RTU else CONF_HOST
+
+
+def _endpoint_keys(settings: LinkSettings, others: list[LinkSettings]) -> list[bool]:
+    """Say for each of ``others`` whether it reaches the same wire as ``settings``."""
+    key = link_key(settings)
+    return [link_key(other) == key for other in others]
+
+
+async def _opens(settings: LinkSettings, errors: dict[str, str]) -> bool:
+    """Open the link once; note ``cannot_open`` (a port) or ``cannot_connect`` (a host) if not."""
+    bus = Bus(settings, policy=RetryPolicy(retries=0))
+    try:
+        await bus.open(_OPEN_TIMEOUT)
+    except LinkError:
+        errors[_field(settings)] = (
+            "cannot_open" if settings.kind is LinkKind.RTU else "cannot_connect"
+        )
+        return False
+    finally:
+        bus.close()
+    return True

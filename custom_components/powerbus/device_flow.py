@@ -1,10 +1,12 @@
 """Add a device to a link (a config subentry): by profile and unit id, or by scanning the link.
 
 Nothing is created before the device answered and said who it is: the flow reads
-its identity (and, where the profile has recognition probes, checks that the device
-is what the profile describes). The subentry's unique id is the device uid, so the
-same meter cannot be added twice, and a reconfigure that reaches another meter is
-refused.
+the device once with its profile (identity included) and, where the profile has
+recognition probes, checks that the device is what the profile describes. The
+subentry's unique id is the device uid (the engine's rule: by serial number where
+the device has one), so one meter cannot be added twice, on this link or another;
+a reconfigure that reaches another meter is refused. Failures are shown on the field
+they concern: a unit id in use or silent on the unit id, a wrong model on the model.
 """
 
 from __future__ import annotations
@@ -12,20 +14,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.config_entries import ConfigEntryState, ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigEntryState,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    SubentryFlowResult,
+)
 from homeassistant.helpers import selector
 import voluptuous as vol
 
-from .const import CONF_PROFILE, CONF_SERIAL_NUMBER, CONF_UNIT, LOGGER, SUBENTRY_DEVICE
+from .const import CONF_PROFILE, CONF_SERIAL_NUMBER, CONF_UNIT, DOMAIN, LOGGER, SUBENTRY_DEVICE
 from .engine import (
     Bus,
     DeviceSession,
     Identity,
+    LinkConflictError,
     LinkError,
     ModbusError,
     Profile,
+    ProfileError,
     builtin_profiles,
     detect_profile,
     device_uid,
@@ -36,11 +47,25 @@ from .engine import (
 from .release import link_registry
 from .settings import link_settings
 
-CONF_METHOD = "method"
 CONF_UNITS = "units"
 CONF_FOUND = "found"
-_MAX_UNIT = 247
+_MAX_UNIT = 255
+"""Modbus TCP devices and gateways may use any unit id up to 255 (an EGX100 answers at 254)."""
 _DEFAULT_SCAN = "1-10"
+_LINK_DOWN = "cannot_open_link"
+_NO_ANSWER = "no_answer"
+_WRONG_DEVICE = "wrong_device"
+_UNIT_IN_USE = "unit_in_use"
+_FIELD_OF = {_NO_ANSWER: CONF_UNIT, _UNIT_IN_USE: CONF_UNIT, _WRONG_DEVICE: CONF_PROFILE}
+"""The form field each failure of the manual and reconfigure forms is shown on."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Who answered at a unit id: the device uid and the serial number it reported."""
+
+    uid: str
+    serial: str | None
 
 
 class DeviceSubentryFlow(ConfigSubentryFlow):
@@ -64,9 +89,10 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             profile = get_profile(user_input[CONF_PROFILE])
             unit = int(user_input[CONF_UNIT])
-            result = await self._add(profile, unit, errors)
-            if result is not None:
-                return result
+            answer = await self._identify(profile, unit)
+            if isinstance(answer, _Answer):
+                return self._create(profile, unit, answer)
+            errors[_FIELD_OF.get(answer, "base")] = answer
         return self.async_show_form(
             step_id="manual",
             data_schema=self.add_suggested_values_to_schema(_device_schema(), user_input or {}),
@@ -85,16 +111,18 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 return await self.async_step_scanning()
         return self.async_show_form(
             step_id="scan",
-            data_schema=vol.Schema(
-                {vol.Required(CONF_UNITS, default=_DEFAULT_SCAN): selector.TextSelector()}
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema({vol.Required(CONF_UNITS): selector.TextSelector()}),
+                user_input or {CONF_UNITS: _DEFAULT_SCAN},
             ),
             errors=errors,
+            description_placeholders={"models": _recognisable()},
         )
 
     async def async_step_scanning(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Scan the unit ids, showing progress."""
+        """Scan the unit ids, showing progress; the flow goes on when the scan is over."""
         if self._scan_task is None:
             self._scan_task = self.hass.async_create_task(self._scan(self._units))
         if not self._scan_task.done():
@@ -104,48 +132,43 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 progress_task=self._scan_task,
                 description_placeholders={"units": str(len(self._units))},
             )
+        task, self._scan_task = self._scan_task, None
         try:
-            self._found = self._scan_task.result()
-        except LinkError:
+            self._found = task.result()
+        except (LinkError, LinkConflictError) as err:
+            LOGGER.debug("scan of %s ended: %s", self._get_entry().title, err)
             return self.async_show_progress_done(next_step_id="link_down")
-        finally:
-            self._scan_task = None
         return self.async_show_progress_done(next_step_id="pick")
 
     async def async_step_link_down(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
         """Give up: the link could not be opened for the scan."""
-        return self.async_abort(reason="cannot_open_link")
+        return self.async_abort(reason=_LINK_DOWN)
 
     async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Pick one of the devices that answered and were recognised."""
         known = self._configured_units()
-        choices = {
-            str(found.unit): f"{found.unit}: {found.profile.name}"
-            + (f" ({found.serial})" if found.serial else "")
-            for found in self._found
-            if found.unit not in known
-        }
+        choices = {str(found.unit): found for found in self._found if found.unit not in known}
         if not choices:
             return self.async_abort(reason="nothing_found")
         errors: dict[str, str] = {}
         if user_input is not None:
-            picked = next(f for f in self._found if str(f.unit) == user_input[CONF_FOUND])
-            result = await self._add(picked.profile, picked.unit, errors)
-            if result is not None:
-                return result
+            picked = choices[user_input[CONF_FOUND]]
+            answer = await self._identify(picked.profile, picked.unit)
+            if isinstance(answer, _Answer):
+                return self._create(picked.profile, picked.unit, answer)
+            errors["base" if answer == _LINK_DOWN else CONF_FOUND] = answer
+        options = [
+            selector.SelectOptionDict(value=value, label=_label(found))
+            for value, found in choices.items()
+        ]
         return self.async_show_form(
             step_id="pick",
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_FOUND): selector.SelectSelector(
-                        selector.SelectSelectorConfig(
-                            options=[
-                                selector.SelectOptionDict(value=value, label=label)
-                                for value, label in choices.items()
-                            ]
-                        )
+                        selector.SelectSelectorConfig(options=options)
                     )
                 }
             ),
@@ -155,22 +178,31 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> SubentryFlowResult:
-        """Change a device's unit id or profile; it must still be the same device."""
+        """Change a device's unit id or profile; it must still be the same device.
+
+        The same device is one of the same family whose serial number, where both the
+        stored and the new reading have one, is the same. The subentry keeps its unique
+        id, so the device keeps its entities.
+        """
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
         if user_input is not None:
             profile = get_profile(user_input[CONF_PROFILE])
             unit = int(user_input[CONF_UNIT])
-            identified = await self._identify(profile, unit, errors, keep=subentry.subentry_id)
-            if identified is not None:
-                uid, serial = identified
-                if uid != subentry.unique_id:
+            answer = await self._identify(profile, unit, keep=subentry)
+            if isinstance(answer, _Answer):
+                if not _same_device(subentry, profile, answer):
                     return self.async_abort(reason="different_device")
                 return self.async_update_and_abort(
                     self._get_entry(),
                     subentry,
-                    data={CONF_PROFILE: profile.key, CONF_UNIT: unit, CONF_SERIAL_NUMBER: serial},
+                    data={
+                        CONF_PROFILE: profile.key,
+                        CONF_UNIT: unit,
+                        CONF_SERIAL_NUMBER: answer.serial or subentry.data.get(CONF_SERIAL_NUMBER),
+                    },
                 )
+            errors[_FIELD_OF.get(answer, "base")] = answer
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
@@ -180,75 +212,116 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         )
 
     # --- Inside -----------------------------------------------------------------------------
-    async def _add(
-        self, profile: Profile, unit: int, errors: dict[str, str]
-    ) -> SubentryFlowResult | None:
-        """Identify the device and create its subentry; note the error otherwise."""
-        identified = await self._identify(profile, unit, errors)
-        if identified is None:
-            return None
-        uid, serial = identified
-        if any(s.unique_id == uid for s in self._get_entry().subentries.values()):
+    def _create(self, profile: Profile, unit: int, answer: _Answer) -> SubentryFlowResult:
+        """Create the device's subentry, unless that device is configured already."""
+        if any(
+            subentry.unique_id == answer.uid
+            for entry in self.hass.config_entries.async_entries(DOMAIN)
+            for subentry in entry.subentries.values()
+        ):
             return self.async_abort(reason="already_configured")
         return self.async_create_entry(
-            title=f"{profile.name} {serial or f'unit {unit}'}",
-            data={CONF_PROFILE: profile.key, CONF_UNIT: unit, CONF_SERIAL_NUMBER: serial},
-            unique_id=uid,
+            title=f"{profile.name} {answer.serial or f'unit {unit}'}",
+            data={CONF_PROFILE: profile.key, CONF_UNIT: unit, CONF_SERIAL_NUMBER: answer.serial},
+            unique_id=answer.uid,
         )
 
     async def _identify(
-        self, profile: Profile, unit: int, errors: dict[str, str], keep: str | None = None
-    ) -> tuple[str, str | None] | None:
-        """Read the device's identity; return (device uid, serial) or note the error."""
+        self, profile: Profile, unit: int, keep: ConfigSubentry | None = None
+    ) -> _Answer | str:
+        """Read the device at ``unit`` with ``profile``; return who it is, or why not (a key).
+
+        The profile's recognition probes run first, then the whole device is read once.
+        A device that stays silent, or that a gateway reports unreachable, is
+        ``no_answer``; one that answers but not the probes is ``wrong_device``.
+        """
         if unit in self._configured_units(except_subentry=keep):
-            errors[CONF_UNIT] = "unit_in_use"
-            return None
+            return _UNIT_IN_USE
         settings = link_settings(self._get_entry().data)
         try:
             async with self._bus() as bus:
-                if profile.detect and await detect_profile(bus, unit, [profile]) is None:
-                    errors["base"] = "wrong_device"
-                    return None
+                recognised = not profile.detect or (
+                    await detect_profile(bus, unit, [profile]) is not None
+                )
                 snapshot = await DeviceSession(bus, profile, unit).refresh()
-        except LinkError:
-            errors["base"] = "cannot_open_link"
-            return None
+        except (LinkError, LinkConflictError) as err:
+            LOGGER.debug("%s cannot be opened: %s", settings.describe(), err)
+            return _LINK_DOWN
         except ModbusError as err:
-            LOGGER.debug("unit %s did not answer: %s", unit, err)
-            errors["base"] = "no_answer"
-            return None
+            LOGGER.debug("unit %s does not answer: %s", unit, err)
+            return _NO_ANSWER
         if not snapshot.available:
-            errors["base"] = "no_answer"
-            return None
+            LOGGER.debug("unit %s does not answer: %s", unit, snapshot.error)
+            return _NO_ANSWER
+        if not recognised:
+            return _WRONG_DEVICE
         serial = snapshot.identity.serial if snapshot.identity else None
-        return device_uid(profile.family, serial, link_id(settings), unit), serial
+        return _Answer(device_uid(profile.family, serial, link_id(settings), unit), serial)
 
     async def _scan(self, units: list[int]) -> list[Identity]:
-        """Probe the unit ids with every shipped profile."""
+        """Probe the unit ids with every shipped profile, reporting progress where it can."""
+        update = getattr(self, "async_update_progress", None)
         async with self._bus() as bus:
-            return await scan(bus, units, list(builtin_profiles().values()))
+            return await scan(
+                bus,
+                units,
+                list(builtin_profiles().values()),
+                None if update is None else lambda done, total, _found: update(done / total),
+            )
 
     @asynccontextmanager
     async def _bus(self) -> AsyncIterator[Bus]:
-        """Use the link's running bus, or borrow one while the link is not loaded."""
-        entry = self._get_entry()
+        """Use the link's running bus, or borrow one while the link is not loaded; open it.
+
+        Raises LinkError when the link cannot be opened (a closed link is not a silent device).
+        """
+        entry: ConfigEntry = self._get_entry()
         if entry.state is ConfigEntryState.LOADED:
-            yield entry.runtime_data.bus
+            bus: Bus = entry.runtime_data.bus
+            await bus.open()
+            yield bus
             return
         registry = link_registry(self.hass)
         bus = registry.acquire(link_settings(entry.data))
         try:
+            await bus.open()
             yield bus
         finally:
             registry.release(bus)
 
-    def _configured_units(self, except_subentry: str | None = None) -> set[int]:
+    def _configured_units(self, except_subentry: ConfigSubentry | None = None) -> set[int]:
         """Return the unit ids already configured on this link."""
         return {
             int(subentry.data[CONF_UNIT])
             for subentry in self._get_entry().subentries.values()
-            if subentry.subentry_type == SUBENTRY_DEVICE and subentry.subentry_id != except_subentry
+            if subentry.subentry_type == SUBENTRY_DEVICE
+            and (except_subentry is None or subentry.subentry_id != except_subentry.subentry_id)
         }
+
+
+def _same_device(subentry: ConfigSubentry, profile: Profile, answer: _Answer) -> bool:
+    """Whether what answered is the subentry's device: same family, same serial if known."""
+    try:
+        family = get_profile(subentry.data[CONF_PROFILE]).family
+    except ProfileError:
+        family = profile.family
+    stored = subentry.data.get(CONF_SERIAL_NUMBER)
+    return family == profile.family and (
+        stored is None or answer.serial is None or stored == answer.serial
+    )
+
+
+def _recognisable() -> str:
+    """Name the models a scan can recognise (those whose profile has recognition probes)."""
+    return ", ".join(
+        sorted({f"{p.manufacturer} {p.name}" for p in builtin_profiles().values() if p.detect})
+    )
+
+
+def _label(found: Identity) -> str:
+    """Name a device found by a scan: unit id, model and serial number."""
+    serial = f" ({found.serial})" if found.serial else ""
+    return f"{found.unit}: {found.profile.manufacturer} {found.profile.name}{serial}"
 
 
 def _device_schema() -> vol.Schema:
@@ -278,8 +351,8 @@ def _units(text: str) -> list[int] | None:
     """Parse unit ids like ``1-10, 20``; None when the text is not that."""
     units: list[int] = []
     for part in text.replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if not first.isdigit() or (last and not last.isdigit()):
+        first, dash, last = part.partition("-")
+        if not first.isdecimal() or (dash and not last.isdecimal()):
             return None
         low, high = int(first), int(last or first)
         if not 0 <= low <= high <= _MAX_UNIT:

@@ -55,7 +55,7 @@ from .models import (
     Value,
 )
 from .profile import builtin_profiles, get_profile, load_profile_file
-from .registry import LinkConflictError, LinkRegistry
+from .registry import LinkConflictError, LinkRegistry, link_key
 from .scheduler import DeviceTiming, Scheduler
 from .session import DeviceSession
 from .snapshot import DeviceIdentity, DeviceSnapshot, GroupTiming, PollIntervals
@@ -128,6 +128,7 @@ __all__ = [
     "entity_unique_id",
     "get_profile",
     "link_id",
+    "link_key",
     "load_profile_file",
     "operate",
     "parse_link",
