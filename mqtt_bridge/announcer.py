@@ -68,8 +68,10 @@ class Announcer:
         """Discovery topics of this instance found at start, with their payloads."""
         self._scan_token: str | None = None
         self._scan_done = asyncio.Event()
-        self._announced: dict[str, tuple[str, str]] = {}
-        """Per device: the uid announced and the payload text last published."""
+        self._announced: dict[str, Announcement] = {}
+        """Per device: what was last published."""
+        self._swapping: set[str] = set()
+        """Devices whose old discovery was just removed, announced again after a pause."""
         self._to_clear: dict[str, list[str]] = {}
         """Per device: topics of the other discovery form, emptied once it is announced."""
         self._swaps: set[asyncio.Task[None]] = set()
@@ -146,10 +148,12 @@ class Announcer:
     # --- Announcing -------------------------------------------------------------------------
     def announce(self, device: BridgeDevice, *, force: bool = False) -> None:
         """Publish the device's discovery if its uid is known and it changed (or ``force``)."""
-        if not self._settings.enabled:
+        if not self._settings.enabled or device.id in self._swapping:
             return
         announcement = device.announcement(qos=self._qos, refresh=self._refresh)
         if announcement is None:
+            return
+        if not force and self._announced.get(device.id) == announcement:
             return
         previous_uid = self._previous_uid(device)
         if previous_uid is not None and previous_uid != announcement.uid:
@@ -160,28 +164,26 @@ class Announcer:
                 previous_uid,
             )
             self._clear(device)
+            self._swapping.add(device.id)
             task = asyncio.get_running_loop().create_task(
                 self._announce_later(device, announcement)
             )
             self._swaps.add(task)
             task.add_done_callback(self._swaps.discard)
             return
-        self._publish(device, announcement, force=force)
+        self._publish(device, announcement)
 
     async def _announce_later(self, device: BridgeDevice, announcement: Announcement) -> None:
         """Announce a swapped device after Home Assistant has removed the old one."""
         await asyncio.sleep(self._swap_pause)
-        self._publish(device, announcement, force=True)
+        self._swapping.discard(device.id)
+        self._publish(device, announcement)
 
-    def _publish(self, device: BridgeDevice, announcement: Announcement, *, force: bool) -> None:
+    def _publish(self, device: BridgeDevice, announcement: Announcement) -> None:
         """Publish the configs, then empty the other form's topics (a finished migration)."""
-        configs = self._configs(device, announcement)
-        text = "\n".join(topic + encode(payload) for topic, payload in configs)
-        if not force and self._announced.get(device.id) == (announcement.uid, text):
-            return
-        for topic, payload in configs:
+        for topic, payload in self._configs(device, announcement):
             self._client.publish(topic, encode(payload), retain=True)
-        self._announced[device.id] = (announcement.uid, text)
+        self._announced[device.id] = announcement
         for topic in self._to_clear.pop(device.id, []):
             self._client.publish(topic, "", retain=True)
         _LOGGER.debug("Announced %s as %s", device.describe(), announcement.uid)
@@ -200,7 +202,7 @@ class Announcer:
     def _previous_uid(self, device: BridgeDevice) -> str | None:
         """Return the uid last announced for the device, this run or in a retained config."""
         if device.id in self._announced:
-            return self._announced[device.id][0]
+            return self._announced[device.id].uid
         node = self._topics.node(device.id)
         for topic, payload in self._retained.items():
             parsed = self._topics.parse_discovery(topic)

@@ -14,6 +14,7 @@ import time
 import yaml
 
 from mqtt_bridge.broker import Mosquitto
+from powerbus.simulator.faults import NoAnswer
 
 from .conftest import WAIT, Devices, Watcher, config, running, settings_of
 
@@ -188,3 +189,29 @@ async def test_a_killed_bridge_goes_offline_through_its_last_will(
         process.communicate(timeout=WAIT)
     late = watch(state)
     await late.wait(lambda: late.text(state) == "offline", "the retained last will")
+
+
+async def test_a_swapped_meter_replaces_its_home_assistant_device(
+    mosquitto: Mosquitto, devices: Devices, watch: Callable[..., Watcher]
+) -> None:
+    """Another serial number after an outage: old discovery emptied, the new device announced."""
+    settings = settings_of(config(mosquitto, devices.url))
+    discovery = f"{settings.discovery.prefix}/device/powerbus-{settings.instance}-main_meter/config"
+    availability = f"powerbus/{settings.instance}/main_meter/availability"
+    watcher = watch(discovery, availability)
+    async with running(settings):
+        first = await watcher.wait(lambda: watcher.json(discovery), "discovery")
+        silence = NoAnswer(times=None, unit_id=1)
+        devices.simulator.faults.add(silence)
+        devices.units[1].set_value("serial_number", "99887766")
+        await watcher.wait(lambda: watcher.text(availability) == "offline", "the meter away")
+        devices.simulator.faults.discard(silence)
+        second = await watcher.wait(
+            lambda: (p := watcher.json(discovery)) and p["dev"]["ids"] != first["dev"]["ids"] and p,
+            "the new device's discovery",
+        )
+    payloads = [payload for topic, payload, _r in watcher.received if topic == discovery]
+    assert b"" in payloads
+    assert payloads.index(b"") < len(payloads) - 1
+    assert second["dev"]["ids"] == ["pro380_99887766"]
+    assert second["cmps"]["voltage_l1"]["uniq_id"] == "pro380_99887766_voltage_l1"
