@@ -40,6 +40,7 @@ LAYERS: dict[str, int] = {
     "profile_addresses": 1,
     "profile_commands": 1,
     "profile_builder": 1,
+    "profile_reader": 1,
     "profile": 1,
     "poll_clock": 1,
     "counter_guard": 1,

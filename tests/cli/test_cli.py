@@ -166,7 +166,7 @@ def test_profiles_validate_reports_each_good_file(
 @pytest.mark.parametrize(
     ("broken_line", "field_name", "complaint"),
     [
-        ("data_type: f33", "data_type", "expected DataType"),
+        ("data_type: f33", "data_type", "value must be one of ['bcd', 'bool', 'f32'"),
         ("data_type: u32, count: 1", "count", "occupies 2 register"),
     ],
 )
@@ -177,14 +177,14 @@ def test_profiles_validate_names_file_point_and_field_of_a_broken_file(
     field_name: str,
     complaint: str,
 ) -> None:
-    """A broken file fails validation (exit 1) with a message that says where and what."""
+    """A broken file fails validation (exit 2, an invalid profile) saying where and what."""
     broken = tmp_path / "broken.yaml"
     broken.write_text(
         VALID_PROFILE.replace("data_type: f32, unit: V", broken_line), encoding="utf-8"
     )
     good = tmp_path / "testmeter.yaml"
     good.write_text(VALID_PROFILE, encoding="utf-8")
-    assert main(["profiles", "validate", str(broken), str(good)]) == 1
+    assert main(["profiles", "validate", str(broken), str(good)]) == 2
     captured = capsys.readouterr()
     assert "broken.yaml" in captured.err
     assert "point 'voltage'" in captured.err
@@ -224,6 +224,76 @@ def test_profiles_show_of_an_unknown_key_exits_2(capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert "no_such_meter" in err
     assert "pro380" in err
+
+
+def test_profiles_validate_checks_every_file_and_prints_every_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that is not UTF-8 no longer stops the run: each file is checked, each problem shown."""
+    latin1 = tmp_path / "latin1.yaml"
+    latin1_text = VALID_PROFILE.replace("Voltage", "Spannung \xb0")
+    latin1.write_bytes(latin1_text.encode("latin-1"))
+    degree_at = latin1_text.index("\xb0")
+    several = tmp_path / "several.yaml"
+    several.write_text(
+        VALID_PROFILE.replace("address: 2,", "address: 1,")
+        .replace("manufacturer: Test Metering", "manufacturer: Test Metering\nmanufacturer: Other")
+        .replace(
+            "variants:",
+            "    - {key: power, name: Power, address: 4, table: holding_register, scale: .nan}\n"
+            "variants:",
+        ),
+        encoding="utf-8",
+    )
+    good = tmp_path / "testmeter.yaml"
+    good.write_text(VALID_PROFILE, encoding="utf-8")
+    assert main(["profiles", "validate", str(latin1), str(several), str(good)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"ok {good} (1 variant, 2 points)"
+    assert captured.err.splitlines() == [
+        f"invalid {latin1}: is not UTF-8 text (byte 0xB0 at offset {degree_at})",
+        (
+            f"invalid {several}, line 4, field 'manufacturer': 'manufacturer' is given twice "
+            "(first on line 3)"
+        ),
+        f"invalid {several}, point 'power', field 'scale': must be a finite number, not nan",
+        (
+            f"invalid {several}, point 'frequency', field 'address': reads a register (or bit) "
+            "of point 'voltage' too; if both show the same value, declare one a view of the "
+            "other (view_of)"
+        ),
+    ]
+
+
+def test_profiles_show_takes_a_profile_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--profile ./my.yaml` and friends: a path names a file, with :VARIANT for one of several."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "testmeter.yaml").write_text(VALID_PROFILE, encoding="utf-8")
+    assert main(["profiles", "show", "./testmeter.yaml"]) == 0
+    points = parse_table(capsys.readouterr().out.split("\n", 2)[2])
+    assert [row["point"] for row in points] == ["voltage", "frequency"]
+    assert main(["profiles", "show", f"{SHIPPED_PROFILE}:pro380_legacy"]) == 0
+    legacy = get_profile("pro380_legacy")
+    assert capsys.readouterr().out.startswith(f"{legacy.name} (pro380_legacy) by ")
+
+
+@pytest.mark.parametrize(
+    ("argument", "complaint"),
+    [
+        (str(SHIPPED_PROFILE), "holds several variants (pro380, pro380_legacy); name one as"),
+        (f"{SHIPPED_PROFILE}:pro390", "has no variant 'pro390' (it holds: pro380, pro380_legacy)"),
+        ("./missing.yaml", "./missing.yaml: cannot read the file"),
+    ],
+    ids=["several variants", "unknown variant", "missing file"],
+)
+def test_a_profile_file_that_names_no_one_profile_exits_2(
+    argument: str, complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal says which variants the file holds, or why it cannot be read."""
+    assert main(["profiles", "show", argument]) == 2
+    assert complaint in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------
@@ -271,6 +341,30 @@ async def test_read_json_recognises_the_meter_and_reports_exact_values(
     stats = document["stats"]
     assert stats["requests"] == len(meter.recorder.requests)
     assert stats["timeouts"] == 0
+
+
+async def test_read_with_a_user_profile_file(
+    meter: Meter, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A user's copy of a shipped profile, under a key of its own, reads the device."""
+    copy = tmp_path / "my_pro380.yaml"
+    copy.write_text(
+        SHIPPED_PROFILE.read_text(encoding="utf-8").replace(
+            "  - key: pro380\n", "  - key: my_pro380\n", 1
+        ),
+        encoding="utf-8",
+    )
+    profile = f"{copy}:my_pro380"
+    argv = ("read", meter.link, "--unit", "1", "--profile", profile, "--point", "voltage_l1")
+    assert await run_cli(*argv, "--json") == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["profile"] == "my_pro380"
+    assert document["readings"]["voltage_l1"]["value"] == pytest.approx(
+        meter.device.get_value("voltage_l1")
+    )
+    write = ("write", meter.link, "--unit", "1", "--profile", profile)
+    assert await run_cli(*write, "--command", "set_lcd_cycle_time", "--param", "seconds=20") == 0
+    assert meter.device.get_value("lcd_cycle_time") == 20
 
 
 async def test_read_narrows_to_groups_and_points(
@@ -731,6 +825,18 @@ def test_simulate_serves_until_sigterm(
     code, err = stop(simulator, signal.SIGTERM)
     assert code == 0
     assert "Traceback" not in err
+
+
+def test_simulate_serves_a_profile_file(
+    run_process: list[subprocess.Popen[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`simulate PATH:VARIANT` serves the variant of a profile file."""
+    simulator = start(run_process, "simulate", f"{SHIPPED_PROFILE}:pro380", "--tcp", "127.0.0.1:0")
+    link = wait_for_line(simulator, LISTENING).group(1)
+    argv = ["read", link, "--unit", "1", "--profile", "pro380", "--point", "serial_number"]
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["readings"]["serial_number"]["value"] == "22091039"
+    assert stop(simulator, signal.SIGTERM)[0] == 0
 
 
 def test_simulate_injects_faults(

@@ -54,9 +54,7 @@ point_sets:
     - {key: reactive_energy, name: Reactive energy, address: 24, data_type: u32, unit: kvarh, device_class: reactive_energy, state_class: total_increasing, precision: 2}
     - {key: energy, name: Energy, address: 26, data_type: u32, scale: 0.1, unit: kWh, device_class: energy, state_class: total_increasing, precision: 1}
     - {key: hidden, name: Hidden, address: 28, entity_category: diagnostic, enabled_by_default: false}
-    - {key: code, name: Code, address: 29, data_type: hex, count: 1, write: {choices: [47872]}}
-    - {key: input_setting, name: Input setting, address: 30, table: input_register, write: {min: 0, max: 5}}
-    - {key: input_flag, name: Input flag, address: 1, table: discrete_input, data_type: bool, write: {}}
+    - {key: code, name: Code, address: 29, data_type: hex, count: 1, write: {}}
 commands:
   - key: identify
     name: Identify
@@ -133,8 +131,6 @@ def shipped_profile_keys() -> list[str]:
         ("parity", Platform.SENSOR),
         ("label", Platform.SENSOR),
         ("code", Platform.SENSOR),
-        ("input_setting", Platform.SENSOR),
-        ("input_flag", Platform.BINARY_SENSOR),
         ("tag", Platform.SENSOR),
         ("power_limit", Platform.NUMBER),
         ("apparent_power", Platform.SENSOR),

@@ -131,7 +131,7 @@ def test_modicon_reference_must_agree_with_a_stated_table() -> None:
         (
             "    - key: voltage_l2\n      name: Voltage L2\n",
             "    - key: voltage_l2\n",
-            r"pro380.yaml, point 'voltage_l2', field 'name': required key not provided",
+            r"pro380.yaml, point 'voltage_l2', field 'name': required field missing",
         ),
         (
             "address: 0x5030",
@@ -141,17 +141,17 @@ def test_modicon_reference_must_agree_with_a_stated_table() -> None:
         (
             "      precision: 1\n      group: fast\n      enabled_by_default: false\n      confidence: INF",
             "      precison: 1\n      group: fast\n      enabled_by_default: false\n      confidence: INF",
-            r"pro380.yaml, point 'voltage', field 'precison': extra keys not allowed",
+            r"pro380.yaml, point 'voltage', field 'precison': unknown field",
         ),
         (
             "{point: s0_rate, value: {param: rate}}",
             "{point: s0_rat, value: {param: rate}}",
-            r"pro380.yaml, point 'set_s0_rate', field 'steps.write': names no point",
+            r"pro380.yaml, command 'set_s0_rate', field 'steps\[0\].write': names no point",
         ),
         (
             "{point: s0_rate, value: {param: rate}}",
             "{point: s0_rate, value: {param: speed}}",
-            r"point 'set_s0_rate', field 'steps.write': names no parameter: 'speed'",
+            r"command 'set_s0_rate', field 'steps\[0\].write': names no parameter: 'speed'",
         ),
         (
             "      data_type: s16\n      group: slow\n      entity_category: config\n      enabled_by_default: false\n      write: {min: 1, max: 247, dangerous: true}",
@@ -161,7 +161,7 @@ def test_modicon_reference_must_agree_with_a_stated_table() -> None:
         (
             "  - key: reset_day_counter\n",
             "  - key: set_tariff\n",
-            r"field 'commands.set_tariff': command key is used twice",
+            r"command 'set_tariff', field 'key': command key is used twice",
         ),
         (
             "point_sets: [identity, configuration, instantaneous, energy]",
@@ -198,7 +198,7 @@ def test_address_parameter_must_declare_its_range(replacement: str) -> None:
     assert LIMIT_REGISTER in POWERLOGIC
     with pytest.raises(
         ProfileError,
-        match=r"powerlogic.yaml, point 'set_en50160_limit', field 'steps.write.address': "
+        match=r"powerlogic.yaml, command 'set_en50160_limit', field 'steps\[1\].write.address': "
         r"parameter 'register' names a register, so it must be an int with min and max",
     ):
         parse_profile_text(POWERLOGIC.replace(LIMIT_REGISTER, replacement), "powerlogic.yaml")
@@ -207,7 +207,9 @@ def test_address_parameter_must_declare_its_range(replacement: str) -> None:
 def test_address_parameter_range_must_be_register_numbers() -> None:
     """Register numbers start at 1, so a range from 0 cannot be resolved and is refused."""
     text = POWERLOGIC.replace(LIMIT_REGISTER, LIMIT_REGISTER.replace("min: 3900", "min: 0"))
-    with pytest.raises(ProfileError, match=r"field 'steps.write.address': register numbers start"):
+    with pytest.raises(
+        ProfileError, match=r"field 'steps\[1\].write.address': register numbers start"
+    ):
         parse_profile_text(text, "powerlogic.yaml")
 
 
@@ -218,7 +220,7 @@ def test_only_choice_and_int_parameters_name_values() -> None:
     text = POWERLOGIC.replace(limit, limit.replace("kind: int", "kind: float"))
     with pytest.raises(
         ProfileError,
-        match=r"point 'set_en50160_limit', field 'params.value': only choice and int parameters",
+        match=r"command 'set_en50160_limit', field 'params\[1\]': only choice and int parameters",
     ):
         parse_profile_text(text, "powerlogic.yaml")
 
@@ -246,16 +248,40 @@ def test_named_kinds_load_as_enums() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("kind: bool", "kind: boolean", r"\['bool', 'choice', 'float', 'int', 'int_list'\]"),
-        ("expect: exception", "expect: refused", r"\['answer', 'exception'\]"),
-        ("entity_category: config", "entity_category: setup", r"\['config', 'diagnostic'\]"),
-        ("state_class: total_increasing", "state_class: sum", r"\['measurement', 'total', "),
+        (
+            "kind: bool",
+            "kind: boolean",
+            (
+                r"command 'configure', field 'params\[2\].kind': "
+                r"value must be one of \['bool', 'choice', 'float', 'int', 'int_list'\]"
+            ),
+        ),
+        (
+            "expect: exception",
+            "expect: refused",
+            (
+                r"variant 'tiny', field 'detect\[1\].expect': "
+                r"expected 'answer', 'exception' or a list of register values"
+            ),
+        ),
+        (
+            "entity_category: config",
+            "entity_category: setup",
+            (
+                r"point 'unit_id', field 'entity_category': value must be one of "
+                r"\['config', 'diagnostic'\]"
+            ),
+        ),
+        (
+            "state_class: total_increasing",
+            "state_class: sum",
+            r"point 'energy', field 'state_class': value must be one of \['measurement', 'total', ",
+        ),
     ],
 )
 def test_an_unknown_kind_lists_the_known_ones(old: str, new: str, message: str) -> None:
     """A misspelt kind is refused with the names that are allowed."""
-    field = old.partition(":")[0]
-    with pytest.raises(ProfileError, match=rf"field '{field}': value must be one of {message}"):
+    with pytest.raises(ProfileError, match=message):
         parse_profile_text(NAMED_KINDS.replace(old, new), "tiny.yaml")
 
 
@@ -265,7 +291,7 @@ def test_unreadable_file_and_bad_yaml_are_profile_errors(tmp_path: Path) -> None
         load_profile_file(tmp_path / "missing.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("family: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ProfileError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(ProfileError, match="broken.yaml, line 2: not valid YAML"):
         load_profile_file(broken)
 
 

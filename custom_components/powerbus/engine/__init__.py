@@ -34,6 +34,7 @@ from .errors import (
     ModbusError,
     PowerbusError,
     ProfileError,
+    ProfileProblem,
     RequestTimeoutError,
     WriteValidationError,
 )
@@ -54,7 +55,7 @@ from .models import (
     Table,
     Value,
 )
-from .profile import builtin_profiles, get_profile, load_profile_file
+from .profile import ProfileLibrary, builtin_profiles, get_profile, load_profile_file, load_profiles
 from .registry import LinkConflictError, LinkRegistry, link_key
 from .scheduler import DeviceTiming, Scheduler
 from .session import DeviceSession
@@ -104,6 +105,8 @@ __all__ = [
     "PowerbusError",
     "Profile",
     "ProfileError",
+    "ProfileLibrary",
+    "ProfileProblem",
     "Reading",
     "RequestTimeoutError",
     "RetryPolicy",
@@ -130,6 +133,7 @@ __all__ = [
     "link_id",
     "link_key",
     "load_profile_file",
+    "load_profiles",
     "operate",
     "parse_link",
     "scan",

@@ -7,27 +7,166 @@ boundary (``transport.py``) and never leave it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
 
 class PowerbusError(Exception):
     """Root of every error raised by the engine."""
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ProfileProblem:
+    """One mistake in a profile file, and where it is.
+
+    ``point``, ``command`` and ``variant`` name the item that holds the mistake (at
+    most one of them); ``field`` is the field inside it (or inside the file, for a
+    top-level field), in the file's own words; ``line`` is given when it is known.
+    """
+
+    file: str
+    message: str
+    point: str | None = None
+    command: str | None = None
+    variant: str | None = None
+    field: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        """One line: ``file, line N, point 'x', field 'y': message``."""
+        where = [self.file]
+        if self.line is not None:
+            where.append(f"line {self.line}")
+        for kind, name in (
+            ("point", self.point),
+            ("command", self.command),
+            ("variant", self.variant),
+            ("field", self.field),
+        ):
+            if name is not None:
+                where.append(f"{kind} '{name}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
 class ProfileError(PowerbusError):
-    """A device profile is malformed; the message names file, point and field."""
+    """A profile file is malformed, or a profile is unknown; each problem says where.
+
+    ``problems`` holds every mistake found in the file, in the order they were
+    found, each naming the file, the item and the field; ``str(err)`` gives one line
+    per problem. ``file`` is the file of the first.
+    """
 
     def __init__(
-        self, file: str, message: str, *, point: str | None = None, field: str | None = None
+        self,
+        file: str,
+        message: str,
+        *,
+        point: str | None = None,
+        command: str | None = None,
+        variant: str | None = None,
+        field: str | None = None,
+        line: int | None = None,
     ) -> None:
-        """Build the message from where the problem is and what it is."""
+        """Describe one problem: what it is and where."""
+        problem = ProfileProblem(
+            file=file,
+            message=message,
+            point=point,
+            command=command,
+            variant=variant,
+            field=field,
+            line=line,
+        )
+        self._set_problems((problem,))
+
+    @classmethod
+    def of(cls, problems: Iterable[ProfileProblem]) -> ProfileError:
+        """Return one error holding every problem of ``problems`` (at least one)."""
+        listed = tuple(problems)
+        if not listed:
+            raise ValueError("a profile error needs at least one problem")
+        first = listed[0]
+        error = cls(first.file, first.message)
+        error._set_problems(listed)
+        return error
+
+    def _set_problems(self, problems: tuple[ProfileProblem, ...]) -> None:
+        """Keep the problems; the message lists them one per line."""
+        self.problems = problems
+        self.file = problems[0].file
+        self.args = ("\n".join(str(problem) for problem in problems),)
+
+    def __str__(self) -> str:
+        """Every problem, one line each."""
+        return str(self.args[0])
+
+
+class ProblemLog:
+    """Collects the problems found in one profile file, to report them all at once.
+
+    ``problems`` lists each problem once, in the order found; ``reported`` counts
+    every report, repeats included, so a check that compares it before and after
+    knows whether it found a problem.
+    """
+
+    def __init__(self, file: str) -> None:
+        """Start an empty log for ``file`` (the path as the user gave it)."""
         self.file = file
-        self.point = point
-        self.field = field
-        where = file
-        if point is not None:
-            where += f", point '{point}'"
-        if field is not None:
-            where += f", field '{field}'"
-        super().__init__(f"{where}: {message}")
+        self.problems: list[ProfileProblem] = []
+        self.reported = 0
+        self._noted: set[ProfileProblem] = set()
+
+    def add(
+        self,
+        message: str,
+        *,
+        point: str | None = None,
+        command: str | None = None,
+        variant: str | None = None,
+        field: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """Note one problem and where it is; a problem reported again is listed once."""
+        problem = ProfileProblem(
+            file=self.file,
+            message=message,
+            point=point,
+            command=command,
+            variant=variant,
+            field=field,
+            line=line,
+        )
+        self.reported += 1
+        if problem not in self._noted:
+            self._noted.add(problem)
+            self.problems.append(problem)
+
+    def add_in(
+        self,
+        item: Mapping[str, str],
+        message: str,
+        *,
+        field: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        """Note a problem in ``item``: ``{"point": key}`` (or command, or variant), or ``{}``."""
+        self.add(
+            message,
+            point=item.get("point"),
+            command=item.get("command"),
+            variant=item.get("variant"),
+            field=field,
+            line=line,
+        )
+
+    def error(self) -> ProfileError:
+        """Return one ProfileError holding every problem noted (at least one)."""
+        return ProfileError.of(self.problems)
+
+    def raise_if_any(self) -> None:
+        """Raise one ProfileError holding every problem noted, if there is one."""
+        if self.problems:
+            raise self.error()
 
 
 class ConfigError(PowerbusError):

@@ -251,7 +251,12 @@ class WriteSpec:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Point:
-    """One value a device exposes, and how to read (and maybe write) it."""
+    """One value a device exposes, and how to read (and maybe write) it.
+
+    ``view_of`` names the point whose registers (or bits) this one reads again in
+    another way: a flag of a status register, say. Points of one table overlap
+    only when one is a view of the other, or both are views of the same point.
+    """
 
     key: str
     name: str
@@ -270,6 +275,7 @@ class Point:
     options: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
     bit: int | None = None
     bit_field: tuple[int, int] | None = None
+    view_of: str | None = None
     sentinels: tuple[int, ...] = ()
     group: PollGroup = PollGroup.NORMAL
     entity_category: EntityCategory | None = None

@@ -5,8 +5,12 @@ one :class:`Profile` with its point sets joined, its limits and transport merged
 over the family's, and every address resolved to a PDU address. While building,
 the checks the schema cannot make are made: keys used once, references that
 name existing points and commands, counts that match data types, field
-combinations that make sense, and points that lie inside the declared readable
-ranges. A mistake fails with a :class:`ProfileError` naming file, point and field.
+combinations that make sense (no writes to a read-only table, a write range from
+low to high), points that lie inside the declared readable ranges, and points
+that overlap only where one is declared a view of the other. Every mistake is
+noted in the file's :class:`ProblemLog`, naming file, point (or command, or
+variant) and field; a reference to an item that was already refused is not
+reported again.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .errors import ProfileError
+from .errors import ProblemLog
 from .models import (
     Addressing,
     AddressRange,
@@ -28,12 +32,14 @@ from .models import (
     Probe,
     ProbeExpectation,
     Profile,
+    Table,
     TransportDefaults,
     WordOrder,
     WriteSpec,
 )
-from .profile_addresses import AddressResolver
+from .profile_addresses import AddressError, AddressResolver, check_overlaps, check_views
 from .profile_commands import CommandBuilder
+from .profile_reader import ValidatedFamily
 
 _INTEGER_TYPES = frozenset(
     {
@@ -46,39 +52,44 @@ _INTEGER_TYPES = frozenset(
         DataType.BCD,
     }
 )
+_TEXT_TYPES = frozenset({DataType.STRING, DataType.HEX})
+_READ_ONLY_TABLES = {
+    Table.INPUT_REGISTER: "input registers",
+    Table.DISCRETE_INPUT: "discrete inputs",
+}
 
 
 class FamilyBuilder:
-    """Turns one validated family mapping into resolved profiles."""
+    """Turns one validated family file into resolved profiles, noting every problem."""
 
-    def __init__(self, file_name: str, family: dict[str, Any]) -> None:
-        """Keep the validated data and the file name for error messages."""
-        self.file = file_name
+    def __init__(self, family: ValidatedFamily, log: ProblemLog) -> None:
+        """Keep the validated data, and the log that names the file in problems."""
         self.family = family
-        self.addressing: Addressing = family["addressing"]
-        self.addresses = AddressResolver(file=file_name, addressing=self.addressing)
-        self.commands = CommandBuilder(self.addresses)
+        self.fields = family.fields
+        self.log = log
+        self.addressing: Addressing = self.fields["addressing"]
+        self.addresses = AddressResolver(file=log.file, addressing=self.addressing)
+        self.refused = set(family.refused)
+        self.commands = CommandBuilder(self.addresses, log, self.refused)
 
     def build(self) -> dict[str, Profile]:
         """Resolve every variant into a profile."""
-        point_sets = {
-            name: tuple(self._point(raw) for raw in points)
-            for name, points in self.family["point_sets"].items()
-        }
+        point_sets: dict[str, tuple[Point, ...]] = {}
+        for name, raw_points in self.family.point_sets.items():
+            built = (self._point(raw) for raw in raw_points)
+            point_sets[name] = tuple(point for point in built if point is not None)
         commands: dict[str, dict[str, Any]] = {}
-        for raw in self.family["commands"]:
+        for raw in self.family.commands:
             if raw["key"] in commands:
-                raise ProfileError(
-                    self.file, "command key is used twice", field=f"commands.{raw['key']}"
-                )
-            commands[raw["key"]] = raw
+                self.log.add("command key is used twice", command=raw["key"], field="key")
+            else:
+                commands[raw["key"]] = raw
         profiles: dict[str, Profile] = {}
-        for variant in self.family["variants"]:
+        for variant in self.family.variants:
             if variant["key"] in profiles:
-                raise ProfileError(
-                    self.file, "variant key is used twice", field=f"variants.{variant['key']}"
-                )
-            profiles[variant["key"]] = self._variant(variant, point_sets, commands)
+                self.log.add("variant key is used twice", variant=variant["key"], field="key")
+            else:
+                profiles[variant["key"]] = self._variant(variant, point_sets, commands)
         return profiles
 
     def _variant(
@@ -88,138 +99,116 @@ class FamilyBuilder:
         commands: Mapping[str, dict[str, Any]],
     ) -> Profile:
         """Resolve one variant: its point sets, commands, limits and identity."""
-        where = f"variants.{variant['key']}"
+        key = variant["key"]
         points: list[Point] = []
         for set_name in variant["point_sets"]:
-            if set_name not in point_sets:
-                raise ProfileError(
-                    self.file, f"unknown point set '{set_name}'", field=f"{where}.point_sets"
-                )
-            points.extend(point_sets[set_name])
+            if set_name in point_sets:
+                points.extend(point_sets[set_name])
+            elif set_name not in self.refused:
+                self.log.add(f"unknown point set '{set_name}'", variant=key, field="point_sets")
         by_key: dict[str, Point] = {}
         for point in points:
             if point.key in by_key:
-                raise ProfileError(
-                    self.file,
-                    f"key is used twice in variant '{variant['key']}'",
-                    point=point.key,
-                    field="key",
-                )
+                self.log.add(f"key is used twice in variant '{key}'", point=point.key, field="key")
             by_key[point.key] = point
-        limits = BusLimits(**self._limits({**self.family["limits"], **variant["limits"]}))
+        limits = BusLimits(**self._limits({**self.fields["limits"], **variant["limits"]}, key))
         self._check_points(by_key, limits)
         for ref in ("serial_point", "firmware_point"):
-            if variant.get(ref) is not None and variant[ref] not in by_key:
-                raise ProfileError(
-                    self.file,
-                    f"names no point of this variant: '{variant[ref]}'",
-                    field=f"{where}.{ref}",
-                )
+            named = variant.get(ref)
+            if named is not None and named not in by_key and named not in self.refused:
+                self.log.add(f"names no point of this variant: '{named}'", variant=key, field=ref)
         resolved_commands: list[Command] = []
         for command_key in variant["commands"]:
-            if command_key not in commands:
-                raise ProfileError(
-                    self.file, f"unknown command '{command_key}'", field=f"{where}.commands"
-                )
             if command_key in by_key:
-                raise ProfileError(
-                    self.file,
-                    f"a point and a command of variant '{variant['key']}' share the key; "
+                self.log.add(
+                    f"a point and a command of variant '{key}' share the key; "
                     "their entities would share a unique id",
                     point=command_key,
                     field="key",
                 )
-            resolved_commands.append(self.commands.build(commands[command_key], by_key))
+            if command_key in commands:
+                resolved_commands.append(self.commands.build(commands[command_key], by_key))
+            elif command_key not in self.refused:
+                self.log.add(f"unknown command '{command_key}'", variant=key, field="commands")
         return Profile(
-            key=variant["key"],
-            family=self.family["family"],
+            key=key,
+            family=self.fields["family"],
             name=variant["name"],
-            manufacturer=self.family["manufacturer"],
+            manufacturer=self.fields["manufacturer"],
             models=tuple(variant["models"]),
             firmware=variant.get("firmware"),
-            source_file=self.file,
+            source_file=self.log.file,
             addressing=self.addressing,
-            transport=TransportDefaults(**{**self.family["transport"], **variant["transport"]}),
+            transport=TransportDefaults(**{**self.fields["transport"], **variant["transport"]}),
             limits=limits,
             points=tuple(points),
             commands=tuple(resolved_commands),
-            detect=tuple(self._probe(raw) for raw in variant["detect"]),
+            detect=tuple(
+                probe
+                for probe in (
+                    self._probe(raw, key, f"detect[{index}]")
+                    for index, raw in enumerate(variant["detect"])
+                )
+                if probe is not None
+            ),
             serial_point=variant.get("serial_point"),
             firmware_point=variant.get("firmware_point"),
-            sources=tuple(self.family["sources"]),
-            notes=(*self.family["notes"], *variant["notes"]),
+            sources=tuple(self.fields["sources"]),
+            notes=(*self.fields["notes"], *variant["notes"]),
         )
 
-    def _limits(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _limits(self, raw: dict[str, Any], variant: str) -> dict[str, Any]:
         """Bus limits with readable ranges resolved to PDU addresses."""
         limits = dict(raw)
         if "readable" in limits:
-            limits["readable"] = tuple(
-                AddressRange(
-                    table=r["table"],
-                    start=self.addresses.resolve(r["start"], r["table"], "limits.readable")[1],
-                    end=self.addresses.resolve(r["end"], r["table"], "limits.readable")[1],
-                )
-                for r in limits["readable"]
-            )
+            ranges = []
+            for index, declared in enumerate(limits["readable"]):
+                field = f"limits.readable[{index}]"
+                try:
+                    table, start = self.addresses.resolve(
+                        declared["start"], declared["table"], field
+                    )
+                    _, end = self.addresses.resolve(declared["end"], declared["table"], field)
+                except AddressError as err:
+                    self.log.add(str(err), variant=variant, field=err.field)
+                    continue
+                if start > end:
+                    self.log.add(
+                        "a readable range runs from start to end, not backwards",
+                        variant=variant,
+                        field=field,
+                    )
+                    continue
+                ranges.append(AddressRange(table=table, start=start, end=end))
+            limits["readable"] = tuple(ranges)
         return limits
 
-    def _point(self, raw: dict[str, Any]) -> Point:
-        """Build one point, applying the family defaults and checking field combinations."""
-        merged = {**self.family["defaults"], **raw}
+    def _point(self, raw: dict[str, Any]) -> Point | None:
+        """Build one point with the family defaults; None (its problems noted) if it is wrong."""
+        merged = {**self.fields["defaults"], **raw}
         key = merged["key"]
-        table, address = self.addresses.resolve(
-            merged["address"], merged.get("table"), "address", key
-        )
+        found = self.log.reported
+        try:
+            table, address = self.addresses.resolve(
+                merged["address"], merged.get("table"), "address"
+            )
+        except AddressError as err:
+            self.log.add(str(err), point=key, field=err.field)
+            self.refused.add(key)
+            return None
         data_type: DataType = merged.get(
             "data_type", DataType.BOOL if table.is_bit else DataType.U16
         )
-        fixed = data_type.fixed_count
-        count = merged.get("count", fixed)
+        count = merged.get("count", data_type.fixed_count)
         if count is None:
-            raise ProfileError(
-                self.file, f"type {data_type.value} needs a count", point=key, field="count"
-            )
-        if fixed is not None and count != fixed:
-            raise ProfileError(
-                self.file,
-                f"type {data_type.value} occupies {fixed} register(s), not {count}",
-                point=key,
-                field="count",
-            )
-        if table.is_bit and data_type is not DataType.BOOL:
-            raise ProfileError(
-                self.file, f"{table.value} points must be bool", point=key, field="data_type"
-            )
-        if address + count - 1 > 0xFFFF:
-            raise ProfileError(
-                self.file, "point runs past address 65535", point=key, field="address"
-            )
-        if ("bit" in merged or "bit_field" in merged) and (table.is_bit or count != 1):
-            raise ProfileError(
-                self.file, "bit selection needs a one-register point", point=key, field="bit"
-            )
-        if "bit_field" in merged and merged["bit_field"][0] > merged["bit_field"][1]:
-            raise ProfileError(self.file, "bit_field is [low, high]", point=key, field="bit_field")
-        if ("bit" in merged or "bit_field" in merged) and "write" in merged:
-            raise ProfileError(
-                self.file, "a bit selection cannot be written on its own", point=key, field="write"
-            )
-        if merged.get("scale") == 0:
-            raise ProfileError(
-                self.file, "scale 0 would erase every value", point=key, field="scale"
-            )
-        if "options" in merged and data_type not in _INTEGER_TYPES:
-            raise ProfileError(
-                self.file,
-                f"options need an integer type, not {data_type.value}",
-                point=key,
-                field="options",
-            )
-        if data_type is DataType.BCD and count > 2:
-            raise ProfileError(
-                self.file, "bcd values hold 1 or 2 registers", point=key, field="count"
-            )
+            self.log.add(f"type {data_type.value} needs a count", point=key, field="count")
+            count = 1
+        self._check_shape(key, merged, table, address, data_type, count)
+        if "write" in merged:
+            self._check_write(key, merged, table, data_type)
+        if self.log.reported > found:
+            self.refused.add(key)
+            return None
         return Point(
             key=key,
             name=merged["name"],
@@ -238,6 +227,7 @@ class FamilyBuilder:
             options=MappingProxyType(dict(merged.get("options", {}))),
             bit=merged.get("bit"),
             bit_field=tuple(merged["bit_field"]) if "bit_field" in merged else None,
+            view_of=merged.get("view_of"),
             sentinels=tuple(merged.get("sentinels", ())),
             group=merged.get("group", PollGroup.NORMAL),
             entity_category=merged.get("entity_category"),
@@ -246,6 +236,65 @@ class FamilyBuilder:
             confidence=merged.get("confidence", Confidence.CONFIRMED),
             source=merged.get("source"),
         )
+
+    def _check_shape(
+        self,
+        key: str,
+        merged: Mapping[str, Any],
+        table: Table,
+        address: int,
+        data_type: DataType,
+        count: int,
+    ) -> None:
+        """Check that type, count, bits, scale and options of a point fit together."""
+        fixed = data_type.fixed_count
+        if fixed is not None and count != fixed:
+            self.log.add(
+                f"type {data_type.value} occupies {fixed} register(s), not {count}",
+                point=key,
+                field="count",
+            )
+        if table.is_bit and data_type is not DataType.BOOL:
+            self.log.add(f"{table.value} points must be bool", point=key, field="data_type")
+        if address + count - 1 > 0xFFFF:
+            self.log.add("point runs past address 65535", point=key, field="address")
+        selects_bits = "bit" in merged or "bit_field" in merged
+        if selects_bits and (table.is_bit or count != 1):
+            self.log.add("bit selection needs a one-register point", point=key, field="bit")
+        if "bit" in merged and "bit_field" in merged:
+            self.log.add("give bit or bit_field, not both", point=key, field="bit_field")
+        if "bit_field" in merged and merged["bit_field"][0] > merged["bit_field"][1]:
+            self.log.add("bit_field is [low, high]", point=key, field="bit_field")
+        if merged.get("scale") == 0:
+            self.log.add("scale 0 would erase every value", point=key, field="scale")
+        if "options" in merged and data_type not in _INTEGER_TYPES:
+            self.log.add(
+                f"options need an integer type, not {data_type.value}", point=key, field="options"
+            )
+        if data_type is DataType.BCD and count > 2:
+            self.log.add("bcd values hold 1 or 2 registers", point=key, field="count")
+        if merged.get("view_of") == key:
+            self.log.add("a point cannot be a view of itself", point=key, field="view_of")
+
+    def _check_write(
+        self, key: str, merged: Mapping[str, Any], table: Table, data_type: DataType
+    ) -> None:
+        """Check that a point's write rules can be kept: table, selection, type and range."""
+        write = merged["write"]
+        if table in _READ_ONLY_TABLES:
+            self.log.add(f"{_READ_ONLY_TABLES[table]} are read-only", point=key, field="write")
+        if "bit" in merged or "bit_field" in merged:
+            self.log.add("a bit selection cannot be written on its own", point=key, field="write")
+        if data_type in _TEXT_TYPES:
+            for limit in ("min", "max", "choices"):
+                if limit in write:
+                    self.log.add(
+                        f"a {data_type.value} point takes no {limit}",
+                        point=key,
+                        field=f"write.{limit}",
+                    )
+        if write.get("min", -float("inf")) > write.get("max", float("inf")):
+            self.log.add("min is above max", point=key, field="write.min")
 
     @staticmethod
     def _write_spec(raw: dict[str, Any]) -> WriteSpec:
@@ -258,30 +307,37 @@ class FamilyBuilder:
         )
 
     def _check_points(self, by_key: Mapping[str, Point], limits: BusLimits) -> None:
-        """Check references and readability of a variant's points."""
+        """Check references, readability and overlaps of a variant's points."""
         for point in by_key.values():
-            if point.scale_point is not None and point.scale_point not in by_key:
-                raise ProfileError(
-                    self.file,
-                    f"names no point of the variant: '{point.scale_point}'",
-                    point=point.key,
-                    field="scale_point",
-                )
+            scale_point = point.scale_point
+            if scale_point is not None and scale_point not in by_key:
+                if scale_point not in self.refused:
+                    self.log.add(
+                        f"names no point of the variant: '{scale_point}'",
+                        point=point.key,
+                        field="scale_point",
+                    )
             if limits.readable_range(point.table, point.address, point.count) is None:
-                raise ProfileError(
-                    self.file,
+                self.log.add(
                     "lies outside every readable range of its variant",
                     point=point.key,
                     field="address",
                 )
             if point.count > limits.max_items(point.table):
-                raise ProfileError(
-                    self.file, "is larger than one read may be", point=point.key, field="count"
-                )
+                self.log.add("is larger than one read may be", point=point.key, field="count")
+        check_views(by_key, self.refused, self.log)
+        check_overlaps(by_key.values(), self.log)
 
-    def _probe(self, raw: dict[str, Any]) -> Probe:
-        """Build one detection probe."""
-        table, address = self.addresses.resolve(raw["address"], raw["table"], "detect.address")
+    def _probe(self, raw: dict[str, Any], variant: str, field: str) -> Probe | None:
+        """Build one detection probe; None (its problem noted) if its address is wrong."""
+        try:
+            table, address = self.addresses.resolve(raw["address"], raw["table"], "address")
+        except AddressError as err:
+            self.log.add(str(err), variant=variant, field=f"{field}.{err.field}")
+            return None
+        if address + raw["count"] - 1 > 0xFFFF:
+            self.log.add("the read runs past address 65535", variant=variant, field=field)
+            return None
         expect = raw["expect"]
         listed = isinstance(expect, list)
         return Probe(

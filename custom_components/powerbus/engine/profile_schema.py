@@ -1,20 +1,23 @@
-"""The shape of a device family file: voluptuous schemas, and errors that name the spot.
+"""The shape of a device family file: voluptuous schemas of its fields and items.
 
-The schema checks the structure and the type of every field and coerces names to
-the engine's enums; what it cannot see (references between points and commands,
+The schemas check the structure and the type of every field and turn names into
+the engine's enums; what they cannot see (references between points and commands,
 addresses, counts) is checked while the models are built (``profile_builder``).
-A schema error becomes a :class:`ProfileError` that names the file, the point (or
-command, or variant) and the field.
+The file's own fields, and each point, command, step and variant, have a schema
+of their own, so that ``profile_reader`` can check them one by one. Numbers must
+be finite, whole numbers must be integers (``true`` is not a number), and a
+mistake is described in the words of a profile file, never a Python type's name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+import math
 from typing import Any
 
 import voluptuous as vol
 
-from .errors import ProfileError
 from .models import (
     Addressing,
     Confidence,
@@ -28,6 +31,8 @@ from .models import (
     WordOrder,
 )
 
+Validator = Callable[[Any], Any]
+
 
 def _one_of(*members: StrEnum) -> vol.All:
     """Accept the text of one of ``members`` and return that member.
@@ -38,221 +43,313 @@ def _one_of(*members: StrEnum) -> vol.All:
     return vol.All(vol.In([member.value for member in members]), vol.Coerce(enum))
 
 
-_KEY = vol.Match(r"^[a-z][a-z0-9_]*$", msg="must be lower_snake_case")
-_U16 = vol.All(int, vol.Range(min=0, max=0xFFFF))
+def _integer(minimum: int | None = None, maximum: int | None = None) -> Validator:
+    """Accept a whole number (not ``true`` or ``false``) within the bounds given."""
 
-_VALUE_REF = vol.Any(
-    vol.Coerce(float),
-    {vol.Required("param"): _KEY, vol.Optional("factor", default=1.0): vol.Coerce(float)},
+    def validate(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise vol.Invalid("expected an integer")
+        if minimum is not None and value < minimum:
+            raise vol.Invalid(f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise vol.Invalid(f"must be at most {maximum}")
+        return value
+
+    return validate
+
+
+def _number(minimum: float | None = None, maximum: float | None = None) -> Validator:
+    """Accept a finite number within the bounds given, as a float.
+
+    Numbers YAML reads as text (``1e-3``) are accepted; ``.nan``, ``.inf`` and a
+    number too large for a float are not.
+    """
+
+    def validate(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise vol.Invalid("expected a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise vol.Invalid("expected a number") from None
+        except OverflowError:
+            raise vol.Invalid("is too large a number") from None
+        if not math.isfinite(number):
+            raise vol.Invalid(f"must be a finite number, not {value}")
+        if minimum is not None and number < minimum:
+            raise vol.Invalid(f"must be at least {minimum:g}")
+        if maximum is not None and number > maximum:
+            raise vol.Invalid(f"must be at most {maximum:g}")
+        return number
+
+    return validate
+
+
+def _mapping(keys: Validator, values: Validator, what: str) -> Validator:
+    """Accept a mapping whose keys and values pass their validators (``what`` in errors)."""
+
+    def validate(value: Any) -> dict[Any, Any]:
+        if not isinstance(value, dict):
+            raise vol.Invalid(f"expected a mapping of {what}")
+        checked: dict[Any, Any] = {}
+        for key, item in value.items():
+            try:
+                checked[keys(key)] = values(item)
+            except (vol.Invalid, ValueError) as err:
+                message = err.msg if isinstance(err, vol.Invalid) else "not a valid value"
+                raise vol.Invalid(f"{key!r}: {message}") from None
+        return checked
+
+    return validate
+
+
+_KEY = vol.Match(r"^[a-z][a-z0-9_]*$", msg="must be lower_snake_case")
+_TEXT = vol.All(str, msg="expected text")
+_FLAG = vol.All(bool, msg="expected true or false")
+_ADDRESS = _integer(0)
+_U16 = _integer(0, 0xFFFF)
+# A raw value of any data type: options, sentinels, outcomes, parameter choices.
+_RAW = _integer(-(2**63), 2**64 - 1)
+
+_PARAM_REF = vol.Schema(
+    {vol.Required("param"): _KEY, vol.Optional("factor", default=1.0): _number()}
 )
 
+
+def _value_ref(value: Any) -> Any:
+    """Accept a value in a step: a number, or ``{param: KEY, factor: NUMBER}``."""
+    return _PARAM_REF(value) if isinstance(value, dict) else _number()(value)
+
+
+def _param_default(value: Any) -> Any:
+    """Accept a parameter's default: true/false, an integer, a finite number or text."""
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return _RAW(value)
+    return _number()(value) if isinstance(value, float) else _TEXT(value)
+
+
+def _a_list(what: str) -> Validator:
+    """Accept a list (of ``what``, checked elsewhere)."""
+
+    def validate(value: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise vol.Invalid(f"expected a list of {what}")
+        return value
+
+    return validate
+
+
 _RANGE = {
-    vol.Required("table"): vol.Coerce(Table),
-    vol.Required("start"): vol.All(int, vol.Range(min=0)),
-    vol.Required("end"): vol.All(int, vol.Range(min=0)),
+    vol.Required("table"): _one_of(*Table),
+    vol.Required("start"): _ADDRESS,
+    vol.Required("end"): _ADDRESS,
 }
 
 _LIMITS = {
-    vol.Optional("max_registers"): vol.All(int, vol.Range(min=1, max=125)),
-    vol.Optional("max_bits"): vol.All(int, vol.Range(min=1, max=2000)),
-    vol.Optional("max_gap"): vol.All(int, vol.Range(min=0, max=125)),
-    vol.Optional("max_write_registers"): vol.All(int, vol.Range(min=1, max=123)),
+    vol.Optional("max_registers"): _integer(1, 125),
+    vol.Optional("max_bits"): _integer(1, 2000),
+    vol.Optional("max_gap"): _integer(0, 125),
+    vol.Optional("max_write_registers"): _integer(1, 123),
     vol.Optional("readable"): [_RANGE],
-    vol.Optional("min_spacing"): vol.All(vol.Coerce(float), vol.Range(min=0, max=60)),
-    vol.Optional("min_scan_interval"): vol.All(vol.Coerce(float), vol.Range(min=0, max=3600)),
-    vol.Optional("timeout"): vol.All(vol.Coerce(float), vol.Range(min=0.01, max=60)),
-    vol.Optional("timeout_per_register"): vol.All(vol.Coerce(float), vol.Range(min=0, max=10)),
+    vol.Optional("min_spacing"): _number(0, 60),
+    vol.Optional("min_scan_interval"): _number(0, 3600),
+    vol.Optional("timeout"): _number(0.01, 60),
+    vol.Optional("timeout_per_register"): _number(0, 10),
 }
 
 _TRANSPORT = {
-    vol.Optional("unit_id"): vol.All(int, vol.Range(min=0, max=255)),
+    vol.Optional("unit_id"): _integer(0, 255),
     vol.Optional("baudrate"): vol.In([1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200]),
     vol.Optional("parity"): vol.In(["N", "E", "O"]),
     vol.Optional("stopbits"): vol.In([1, 2]),
     vol.Optional("bytesize"): vol.In([7, 8]),
-    vol.Optional("port"): vol.All(int, vol.Range(min=1, max=65535)),
+    vol.Optional("port"): _integer(1, 65535),
 }
 
 _WRITE = {
-    vol.Optional("min"): vol.Coerce(float),
-    vol.Optional("max"): vol.Coerce(float),
-    vol.Optional("choices"): [vol.Coerce(float)],
-    vol.Optional("dangerous", default=False): bool,
+    vol.Optional("min"): _number(),
+    vol.Optional("max"): _number(),
+    vol.Optional("choices"): [_number()],
+    vol.Optional("dangerous", default=False): _FLAG,
 }
 
-_POINT = {
-    vol.Required("key"): _KEY,
-    vol.Required("name"): str,
-    vol.Required("address"): vol.All(int, vol.Range(min=0)),
-    vol.Optional("table"): vol.Coerce(Table),
-    vol.Optional("data_type"): vol.Coerce(DataType),
-    vol.Optional("count"): vol.All(int, vol.Range(min=1, max=125)),
-    vol.Optional("word_order"): vol.Coerce(WordOrder),
-    vol.Optional("scale"): vol.Coerce(float),
-    vol.Optional("offset"): vol.Coerce(float),
-    vol.Optional("scale_point"): _KEY,
-    vol.Optional("unit"): str,
-    vol.Optional("device_class"): _KEY,
-    vol.Optional("state_class"): _one_of(*StateClass),
-    vol.Optional("precision"): vol.All(int, vol.Range(min=0, max=6)),
-    vol.Optional("options"): {int: _KEY},
-    vol.Optional("bit"): vol.All(int, vol.Range(min=0, max=15)),
-    vol.Optional("bit_field"): vol.All(
-        [vol.All(int, vol.Range(min=0, max=15))], vol.Length(min=2, max=2)
-    ),
-    vol.Optional("sentinels"): [int],
-    vol.Optional("group"): vol.Coerce(PollGroup),
-    vol.Optional("entity_category"): _one_of(*EntityCategory),
-    vol.Optional("enabled_by_default"): bool,
-    vol.Optional("write"): _WRITE,
-    vol.Optional("confidence"): vol.Coerce(Confidence),
-    vol.Optional("source"): str,
+# Fields a family's ``defaults`` may give every point.
+_DEFAULTS: dict[vol.Marker, Any] = {
+    vol.Optional("table"): _one_of(*Table),
+    vol.Optional("data_type"): _one_of(*DataType),
+    vol.Optional("word_order"): _one_of(*WordOrder),
+    vol.Optional("group"): _one_of(*PollGroup),
+    vol.Optional("confidence"): _one_of(*Confidence),
+    vol.Optional("source"): _TEXT,
 }
 
-_DEFAULTS = {
-    vol.Optional(k): v
-    for k, v in _POINT.items()
-    if str(k) in ("table", "data_type", "word_order", "group", "confidence", "source")
-}
+POINT_SCHEMA = vol.Schema(
+    {
+        **_DEFAULTS,
+        vol.Required("key"): _KEY,
+        vol.Required("name"): _TEXT,
+        vol.Required("address"): _ADDRESS,
+        vol.Optional("count"): _integer(1, 125),
+        vol.Optional("scale"): _number(),
+        vol.Optional("offset"): _number(),
+        vol.Optional("scale_point"): _KEY,
+        vol.Optional("view_of"): _KEY,
+        vol.Optional("unit"): _TEXT,
+        vol.Optional("device_class"): _KEY,
+        vol.Optional("state_class"): _one_of(*StateClass),
+        vol.Optional("precision"): _integer(0, 6),
+        vol.Optional("options"): _mapping(_RAW, _KEY, "raw values to labels"),
+        vol.Optional("bit"): _integer(0, 15),
+        vol.Optional("bit_field"): vol.All(
+            [_integer(0, 15)], vol.Length(min=2, max=2, msg="is [low, high]")
+        ),
+        vol.Optional("sentinels"): [_RAW],
+        vol.Optional("entity_category"): _one_of(*EntityCategory),
+        vol.Optional("enabled_by_default"): _FLAG,
+        vol.Optional("write"): _WRITE,
+    }
+)
 
 _PROBE = {
-    vol.Optional("table", default=Table.HOLDING_REGISTER.value): vol.Coerce(Table),
-    vol.Required("address"): vol.All(int, vol.Range(min=0)),
-    vol.Optional("count", default=1): vol.All(int, vol.Range(min=1, max=125)),
+    vol.Optional("table", default=Table.HOLDING_REGISTER.value): _one_of(*Table),
+    vol.Required("address"): _ADDRESS,
+    vol.Optional("count", default=1): _integer(1, 125),
     vol.Optional("expect", default=ProbeExpectation.ANSWER.value): vol.Any(
-        _one_of(ProbeExpectation.ANSWER, ProbeExpectation.EXCEPTION), [_U16]
+        _one_of(ProbeExpectation.ANSWER, ProbeExpectation.EXCEPTION),
+        [_U16],
+        msg="expected 'answer', 'exception' or a list of register values",
     ),
 }
 
 _PARAM = {
     vol.Required("key"): _KEY,
-    vol.Required("name"): str,
+    vol.Required("name"): _TEXT,
     vol.Required("kind"): _one_of(*ParamKind),
-    vol.Optional("min"): vol.Coerce(float),
-    vol.Optional("max"): vol.Coerce(float),
-    vol.Optional("choices"): {_KEY: int},
-    vol.Optional("length"): vol.All(int, vol.Range(min=1, max=123)),
-    vol.Optional("default"): vol.Any(int, float, str, bool),
-    vol.Optional("unit"): str,
-    vol.Optional("step"): vol.All(vol.Coerce(float), vol.Range(min=0, min_included=False)),
+    vol.Optional("min"): _number(),
+    vol.Optional("max"): _number(),
+    vol.Optional("choices"): _mapping(_KEY, _RAW, "labels to values"),
+    vol.Optional("length"): _integer(1, 123),
+    vol.Optional("default"): _param_default,
+    vol.Optional("unit"): _TEXT,
+    vol.Optional("step"): vol.All(_number(), vol.Range(min=0, min_included=False)),
 }
 
 _OUTCOME = {
-    vol.Required("value"): int,
+    vol.Required("value"): _RAW,
     vol.Required("key"): _KEY,
-    vol.Optional("success", default=False): bool,
-    vol.Optional("message", default=""): str,
+    vol.Optional("success", default=False): _FLAG,
+    vol.Optional("message", default=""): _TEXT,
 }
 
+_BOTH_TARGETS = "a step names a point or an address, not both"
 _TARGET = {
-    vol.Exclusive("point", "target"): _KEY,
-    vol.Exclusive("address", "target"): vol.Any(
-        vol.All(int, vol.Range(min=0)), {vol.Required("param"): _KEY}
+    vol.Exclusive("point", "target", msg=_BOTH_TARGETS): _KEY,
+    vol.Exclusive("address", "target", msg=_BOTH_TARGETS): vol.Any(
+        _ADDRESS,
+        {vol.Required("param"): _KEY},
+        msg="expected a register address or {param: KEY}",
     ),
-    vol.Optional("table"): vol.Coerce(Table),
+    vol.Optional("table"): _one_of(*Table),
 }
 
-_STEP = vol.Any(
-    {
-        vol.Required("write"): {
-            **_TARGET,
-            vol.Exclusive("value", "payload"): _VALUE_REF,
-            vol.Exclusive("values", "payload"): [_VALUE_REF],
+STEP_SCHEMAS: Mapping[str, vol.Schema] = {
+    "write": vol.Schema(
+        {
+            vol.Required("write"): {
+                **_TARGET,
+                vol.Exclusive("value", "payload", msg="a write has a value or values"): _value_ref,
+                vol.Exclusive("values", "payload", msg="a write has a value or values"): [
+                    _value_ref
+                ],
+            }
         }
-    },
-    {vol.Required("wait"): vol.All(vol.Coerce(float), vol.Range(min=0, max=600))},
-    {
-        vol.Required("check"): {
-            **_TARGET,
-            vol.Optional("outcomes"): [_OUTCOME],
-            vol.Optional("equals"): _VALUE_REF,
-            vol.Optional("within", default=0.0): vol.All(
-                vol.Coerce(float), vol.Range(min=0, max=600)
-            ),
-            vol.Optional("interval", default=0.2): vol.All(
-                vol.Coerce(float), vol.Range(min=0.01, max=60)
-            ),
+    ),
+    "wait": vol.Schema({vol.Required("wait"): _number(0, 600)}),
+    "check": vol.Schema(
+        {
+            vol.Required("check"): {
+                **_TARGET,
+                vol.Optional("outcomes"): [_OUTCOME],
+                vol.Optional("equals"): _value_ref,
+                vol.Optional("within", default=0.0): _number(0, 600),
+                vol.Optional("interval", default=0.2): _number(0.01, 60),
+            }
         }
-    },
-    msg="a step is one of 'write', 'wait' or 'check'",
-)
-
-_COMMAND = {
-    vol.Required("key"): _KEY,
-    vol.Required("name"): str,
-    vol.Optional("description", default=""): str,
-    vol.Optional("dangerous", default=False): bool,
-    vol.Optional("session"): _KEY,
-    vol.Optional("params", default=list): [_PARAM],
-    vol.Required("steps"): vol.All([_STEP], vol.Length(min=1)),
-    vol.Optional("confidence"): vol.Coerce(Confidence),
-    vol.Optional("source"): str,
+    ),
 }
+"""The schema of each kind of command step, by the field that names the kind."""
 
-_VARIANT = {
-    vol.Required("key"): _KEY,
-    vol.Required("name"): str,
-    vol.Optional("models", default=list): [str],
-    vol.Optional("firmware"): str,
-    vol.Optional("detect", default=list): [_PROBE],
-    vol.Optional("serial_point"): _KEY,
-    vol.Optional("firmware_point"): _KEY,
-    vol.Required("point_sets"): vol.All([_KEY], vol.Length(min=1)),
-    vol.Optional("commands", default=list): [_KEY],
-    vol.Optional("transport", default=dict): _TRANSPORT,
-    vol.Optional("limits", default=dict): _LIMITS,
-    vol.Optional("notes", default=list): [str],
-}
-
-FAMILY_SCHEMA = vol.Schema(
+COMMAND_SCHEMA = vol.Schema(
     {
-        vol.Required("family"): _KEY,
-        vol.Required("manufacturer"): str,
-        vol.Optional("addressing", default=Addressing.PDU.value): vol.Coerce(Addressing),
-        vol.Optional("sources", default=list): [str],
-        vol.Optional("notes", default=list): [str],
-        vol.Optional("transport", default=dict): _TRANSPORT,
-        vol.Optional("limits", default=dict): _LIMITS,
-        vol.Optional("defaults", default=dict): _DEFAULTS,
-        vol.Required("point_sets"): {_KEY: [_POINT]},
-        vol.Optional("commands", default=list): [_COMMAND],
-        vol.Required("variants"): vol.All([_VARIANT], vol.Length(min=1)),
+        vol.Required("key"): _KEY,
+        vol.Required("name"): _TEXT,
+        vol.Optional("description", default=""): _TEXT,
+        vol.Optional("dangerous", default=False): _FLAG,
+        vol.Optional("session"): _KEY,
+        vol.Optional("params", default=list): [_PARAM],
+        vol.Required("steps"): vol.All(
+            _a_list("steps"), vol.Length(min=1, msg="needs at least one step")
+        ),
+        vol.Optional("confidence"): _one_of(*Confidence),
+        vol.Optional("source"): _TEXT,
     }
 )
 
+VARIANT_SCHEMA = vol.Schema(
+    {
+        vol.Required("key"): _KEY,
+        vol.Required("name"): _TEXT,
+        vol.Optional("models", default=list): [_TEXT],
+        vol.Optional("firmware"): _TEXT,
+        vol.Optional("detect", default=list): [_PROBE],
+        vol.Optional("serial_point"): _KEY,
+        vol.Optional("firmware_point"): _KEY,
+        vol.Required("point_sets"): vol.All(
+            [_KEY], vol.Length(min=1, msg="needs at least one point set")
+        ),
+        vol.Optional("commands", default=list): [_KEY],
+        vol.Optional("transport", default=dict): _TRANSPORT,
+        vol.Optional("limits", default=dict): _LIMITS,
+        vol.Optional("notes", default=list): [_TEXT],
+    }
+)
 
-def validate_family(file_name: str, raw: dict[str, Any]) -> dict[str, Any]:
-    """Check the mapping of the family file ``file_name`` against the schema; return it completed.
+_FILE_FIELDS = {
+    vol.Required("family"): _KEY,
+    vol.Required("manufacturer"): _TEXT,
+    vol.Optional("addressing", default=Addressing.PDU.value): _one_of(*Addressing),
+    vol.Optional("sources", default=list): [_TEXT],
+    vol.Optional("notes", default=list): [_TEXT],
+    vol.Optional("transport", default=dict): _TRANSPORT,
+    vol.Optional("limits", default=dict): _LIMITS,
+    vol.Optional("defaults", default=dict): _DEFAULTS,
+}
 
-    Defaults are filled in and names become enums. The first mistake raises a
-    ProfileError naming point and field.
-    """
-    try:
-        family: dict[str, Any] = FAMILY_SCHEMA(raw)
-    except vol.MultipleInvalid as err:
-        raise _schema_error(file_name, raw, err) from err
-    return family
+FILE_SCHEMA = vol.Schema(
+    {
+        **_FILE_FIELDS,
+        vol.Required("point_sets"): _mapping(_KEY, _a_list("points"), "point set names to points"),
+        vol.Optional("commands", default=list): _a_list("commands"),
+        vol.Required("variants"): vol.All(
+            _a_list("variants"), vol.Length(min=1, msg="needs a variant")
+        ),
+    }
+)
+"""The file's own fields; its points, commands and variants are checked one by one."""
 
+FAMILY_SCHEMA = vol.Schema(
+    {
+        **_FILE_FIELDS,
+        vol.Required("point_sets"): {_KEY: [POINT_SCHEMA]},
+        vol.Optional("commands", default=list): [
+            COMMAND_SCHEMA.extend({vol.Required("steps"): [vol.Any(*STEP_SCHEMAS.values())]})
+        ],
+        vol.Required("variants"): vol.All([VARIANT_SCHEMA], vol.Length(min=1)),
+    }
+)
+"""A whole family file at once, completed with its defaults (for tools reading its items).
 
-def _schema_error(file_name: str, raw: dict[str, Any], err: vol.MultipleInvalid) -> ProfileError:
-    """Turn the first schema error into a ProfileError naming point and field."""
-    first = err.errors[0]
-    path = list(first.path)
-    point: str | None = None
-    field: str | None = None
-    node: Any = raw
-    walked: list[str] = []
-    for index, step in enumerate(path):
-        try:
-            node = node[step]
-        except (KeyError, IndexError, TypeError):
-            field = str(step)
-            break
-        if isinstance(node, dict) and "key" in node and index + 1 < len(path):
-            point = str(node["key"])
-        walked.append(str(step))
-    else:
-        field = str(path[-1]) if path else None
-    if point is None and walked:
-        field = ".".join(walked) if field is None else ".".join([*walked[:-1], field])
-    return ProfileError(file_name, first.error_message or str(first), point=point, field=field)
+It stops at the first mistake in a list; the loader checks item by item instead.
+"""

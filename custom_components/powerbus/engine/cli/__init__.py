@@ -4,7 +4,7 @@ Commands::
 
     powerbus profiles [list]               the shipped device profiles
     powerbus profiles validate FILE...     check profile files with the engine's loader
-    powerbus profiles show KEY             points and commands of one profile
+    powerbus profiles show PROFILE         points and commands of one profile (a key or a file)
     powerbus read LINK --unit N            read a device's points (or raw registers)
     powerbus write LINK --unit N ...       run a profile command on a device
     powerbus scan LINK                     find devices by probing unit ids

@@ -1,23 +1,20 @@
-"""``powerbus profiles``: list the shipped profiles, validate profile files, show one profile."""
+"""``powerbus profiles``: list the shipped profiles, validate profile files, show one profile.
+
+``validate`` checks every file it is given, even after a broken one, prints every
+problem of each (one line each, naming file, point or command, and field) and
+exits 2 when any file is invalid. ``show`` takes a profile key or a profile file.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from pathlib import Path
 import sys
 from typing import Any
 
-from .. import (
-    ParamKind,
-    ParamSpec,
-    Point,
-    ProfileError,
-    builtin_profiles,
-    get_profile,
-    load_profile_file,
-)
-from .output import EXIT_FAILURE, EXIT_OK, format_address, format_table, plural, serial_label
+from .. import ParamKind, ParamSpec, Point, ProfileError, builtin_profiles, load_profile_file
+from .output import EXIT_OK, EXIT_REFUSED, format_address, format_table, plural, serial_label
+from .resolve import PROFILE_HELP, named_profile
 
 
 def add_profiles_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
@@ -35,10 +32,10 @@ def add_profiles_command(commands: Any, verbose: argparse.ArgumentParser) -> Non
     validate = actions.add_parser(
         "validate", parents=[verbose], help="check profile files with the engine's loader"
     )
-    validate.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    validate.add_argument("files", nargs="+", metavar="FILE")
     validate.set_defaults(handler=_validate)
     show = actions.add_parser("show", parents=[verbose], help="points and commands of one profile")
-    show.add_argument("key", metavar="KEY", help="profile key, as listed by `powerbus profiles`")
+    show.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     show.set_defaults(handler=_show)
 
 
@@ -62,14 +59,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """Load each file with the engine's loader; report each, fail if any is invalid."""
+    """Load each file with the engine's loader; report every problem, fail if any is invalid."""
     code = EXIT_OK
     for path in args.files:
         try:
             profiles = load_profile_file(path)
         except ProfileError as err:
-            print(f"invalid {err}", file=sys.stderr)
-            code = EXIT_FAILURE
+            for problem in err.problems:
+                print(f"invalid {problem}", file=sys.stderr)
+            code = EXIT_REFUSED
             continue
         points = sum(len(profile.points) for profile in profiles.values())
         print(f"ok {path} ({plural(len(profiles), 'variant')}, {plural(points, 'point')})")
@@ -78,7 +76,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     """Print one profile: identity, points and commands."""
-    profile = get_profile(args.key)
+    profile = named_profile(args.profile, "PROFILE")
     transport = profile.transport
     print(f"{profile.name} ({profile.key}) by {profile.manufacturer}, from {profile.source_file}")
     if profile.models:

@@ -17,7 +17,6 @@ from .. import (
     PollGroup,
     Profile,
     detect_profile,
-    get_profile,
     parse_link,
 )
 from ..models import BusLimits
@@ -41,7 +40,7 @@ from .output import (
     format_table,
 )
 from .readings import DEFAULT_WATCH_SECONDS, ReadOptions, selected_keys, show_readings
-from .resolve import serial_defaults, shipped_profiles, with_timeout
+from .resolve import PROFILE_HELP, named_profile, serial_defaults, shipped_profiles, with_timeout
 
 # The tool logs under its package's name (powerbus.cli).
 _LOGGER = logging.getLogger(__package__)
@@ -64,8 +63,8 @@ def add_read_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
     read.add_argument(
         "--profile",
         default=AUTO_PROFILE,
-        metavar="KEY",
-        help="profile key, or 'auto' (the default) to recognise the device",
+        metavar="PROFILE",
+        help=f"{PROFILE_HELP}, or 'auto' (the default) to recognise the device",
     )
     selection = read.add_mutually_exclusive_group()
     selection.add_argument(
@@ -127,7 +126,7 @@ def _read(args: argparse.Namespace) -> int:
         return asyncio.run(_read_raw(settings, args.unit, args.raw, limits, as_json=args.json))
     named = None
     if args.profile != AUTO_PROFILE:
-        named = with_timeout(get_profile(args.profile), args.timeout)
+        named = with_timeout(named_profile(args.profile), args.timeout)
     return asyncio.run(_read_points(serial_defaults(link, named), named, args))
 
 

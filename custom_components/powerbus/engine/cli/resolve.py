@@ -1,10 +1,47 @@
-"""The link settings and profiles a ``powerbus`` command works with, from its arguments."""
+"""The link settings and profiles a ``powerbus`` command works with, from its arguments.
+
+Wherever a command takes a profile, it takes a shipped profile's key (``pro380``)
+or a profile file of the user's (``./my_meter.yaml``): anything that is not a
+profile key is a path. A file holding several variants needs the one meant after a
+colon (``./meters.yaml:my_meter``). A file is validated as a shipped one is.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+import re
+
+from ..errors import ConfigError
 from ..link import DEFAULT_SERIAL, LinkKind, LinkSettings
 from ..models import Profile
-from ..profile import builtin_profiles, with_limits
+from ..profile import builtin_profiles, get_profile, load_profile_file, with_limits
+
+_PROFILE_KEY = re.compile(r"[a-z][a-z0-9_]*")
+PROFILE_HELP = "profile key (see `powerbus profiles`) or profile file (PATH, or PATH:VARIANT)"
+
+
+def named_profile(name: str, argument: str = "--profile") -> Profile:
+    """Return the profile ``name`` gives: a shipped profile's key, or a profile file.
+
+    ``argument`` names the command-line argument in errors.
+    """
+    if _PROFILE_KEY.fullmatch(name):
+        return get_profile(name)
+    path, variant = name, None
+    head, colon, tail = name.rpartition(":")
+    if colon and head and _PROFILE_KEY.fullmatch(tail) and not Path(name).exists():
+        path, variant = head, tail
+    profiles = load_profile_file(path)
+    if variant is None and len(profiles) == 1:
+        return next(iter(profiles.values()))
+    if variant in profiles:
+        return profiles[variant]
+    held = ", ".join(profiles)
+    if variant is None:
+        raise ConfigError(
+            argument, f"{path} holds several variants ({held}); name one as {path}:VARIANT"
+        )
+    raise ConfigError(argument, f"{path} has no variant '{variant}' (it holds: {held})")
 
 
 def with_timeout(profile: Profile, timeout: float | None) -> Profile:

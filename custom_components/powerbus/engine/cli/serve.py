@@ -18,6 +18,7 @@ from ..simulator.server import Simulator
 from .arguments import host_port, positive_int, positive_seconds, simulator_fault, tcp_port, unit_id
 from .output import EXIT_OK, serial_label
 from .readings import DEFAULT_WATCH_SECONDS, ReadOptions, selected_keys, show_readings
+from .resolve import PROFILE_HELP, named_profile
 
 DEFAULT_SIMULATOR_HOST = "127.0.0.1"
 DEFAULT_SIMULATOR_PORT = 5020
@@ -42,9 +43,7 @@ def add_simulate_command(commands: Any, verbose: argparse.ArgumentParser) -> Non
             f"({DEFAULT_SIMULATOR_HOST}:{DEFAULT_SIMULATOR_PORT} unless --tcp or --rtu say otherwise)."
         ),
     )
-    simulate.add_argument(
-        "profile", metavar="PROFILE", help="profile key, as listed by `powerbus profiles`"
-    )
+    simulate.add_argument("profile", metavar="PROFILE", help=PROFILE_HELP)
     simulate.add_argument(
         "--unit", type=unit_id, metavar="N", help="unit id to answer on (default: the profile's)"
     )
@@ -95,7 +94,7 @@ def add_simulate_command(commands: Any, verbose: argparse.ArgumentParser) -> Non
 
 def _simulate(args: argparse.Namespace) -> int:
     """Serve a simulated device until Ctrl-C or SIGTERM."""
-    profile = get_profile(args.profile)
+    profile = named_profile(args.profile, "PROFILE")
     return asyncio.run(_run_simulator(profile, args))
 
 

@@ -19,12 +19,11 @@ from .. import (
     ParamSpec,
     Profile,
     WriteValidationError,
-    get_profile,
     parse_link,
 )
 from .arguments import add_device_arguments, comma_list
 from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_value, plural
-from .resolve import serial_defaults
+from .resolve import PROFILE_HELP, named_profile, serial_defaults
 
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off"})
@@ -39,7 +38,7 @@ def add_write_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
         description="Run a command of the device's profile. Dangerous commands need --confirm.",
     )
     add_device_arguments(write)
-    write.add_argument("--profile", required=True, metavar="KEY", help="profile key of the device")
+    write.add_argument("--profile", required=True, metavar="PROFILE", help=PROFILE_HELP)
     write.add_argument(
         "--command", required=True, metavar="KEY", help="command key (see `powerbus profiles show`)"
     )
@@ -57,7 +56,7 @@ def add_write_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
 
 def _write(args: argparse.Namespace) -> int:
     """Validate a command completely, then run it on the device."""
-    profile = get_profile(args.profile)
+    profile = named_profile(args.profile)
     settings = serial_defaults(parse_link(args.link), profile)
     return asyncio.run(_run_write(settings, profile, args))
 
