@@ -49,6 +49,9 @@ ODD_VALUES = (
     "{key: x}",
     "&loop [*loop]",
     "!!binary aGVsbG8=",
+    "!!float",
+    "!!int x",
+    "!!timestamp x",
     "2026-01-07",
     "ÿ",
 )

@@ -141,6 +141,16 @@ def test_a_file_that_is_not_utf8_is_a_profile_error(tmp_path: Path) -> None:
         load_profile_file(path)
 
 
+@pytest.mark.parametrize(
+    "tagged", ["!!float", "!!int", "!!int x", "!!timestamp x", "!!timestamp 2026-13-45"]
+)
+def test_odd_yaml_tags_are_profile_errors(tagged: str) -> None:
+    """PyYAML raised IndexError and AttributeError on these; the loader names the file."""
+    lines = problems(TINY.replace("scale: 0.1", f"scale: {tagged}"))
+    assert len(lines) == 1
+    assert re.match(r"tiny\.yaml(, line 10)?: not valid YAML: ", lines[0])
+
+
 # --- Keys given twice ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("old", "new", "expected"),

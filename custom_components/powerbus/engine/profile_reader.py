@@ -48,7 +48,8 @@ def read_yaml(text: str, log: ProblemLog) -> Any:
         where = mark.line + 1 if mark is not None else None
         log.add(f"not valid YAML: {err.problem}", line=where)
         raise log.error() from None
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError) as err:
+    except Exception as err:  # noqa: BLE001 - PyYAML's own errors, and what its constructors raise
+        # on odd tagged scalars (`!!float` alone: IndexError; `!!timestamp x`: AttributeError)
         log.add(f"not valid YAML: {err}")
         raise log.error() from None
     finally:
