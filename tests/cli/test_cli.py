@@ -285,8 +285,9 @@ def test_profiles_show_takes_a_profile_file(
         (str(SHIPPED_PROFILE), "holds several variants (pro380, pro380_legacy); name one as"),
         (f"{SHIPPED_PROFILE}:pro390", "has no variant 'pro390' (it holds: pro380, pro380_legacy)"),
         ("./missing.yaml", "./missing.yaml: cannot read the file"),
+        ("PRO380", "no profile 'PRO380' (known: "),
     ],
-    ids=["several variants", "unknown variant", "missing file"],
+    ids=["several variants", "unknown variant", "missing file", "neither key nor file"],
 )
 def test_a_profile_file_that_names_no_one_profile_exits_2(
     argument: str, complaint: str, capsys: pytest.CaptureFixture[str]

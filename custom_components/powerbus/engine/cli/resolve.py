@@ -1,9 +1,10 @@
 """The link settings and profiles a ``powerbus`` command works with, from its arguments.
 
 Wherever a command takes a profile, it takes a shipped profile's key (``pro380``)
-or a profile file of the user's (``./my_meter.yaml``): anything that is not a
-profile key is a path. A file holding several variants needs the one meant after a
-colon (``./meters.yaml:my_meter``). A file is validated as a shipped one is.
+or a profile file of the user's (``./my_meter.yaml``): a name is a path when it
+holds a ``/``, ends in ``.yaml`` or ``.yml``, or names a file that exists. A file
+holding several variants needs the one meant after a colon
+(``./meters.yaml:my_meter``). A file is validated as a shipped one is.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ def named_profile(name: str, argument: str = "--profile") -> Profile:
 
     ``argument`` names the command-line argument in errors.
     """
-    if _PROFILE_KEY.fullmatch(name):
-        return get_profile(name)
     path, variant = name, None
     head, colon, tail = name.rpartition(":")
     if colon and head and _PROFILE_KEY.fullmatch(tail) and not Path(name).exists():
         path, variant = head, tail
+    if not _is_path(path):
+        return get_profile(name)
     profiles = load_profile_file(path)
     if variant is None and len(profiles) == 1:
         return next(iter(profiles.values()))
@@ -42,6 +43,11 @@ def named_profile(name: str, argument: str = "--profile") -> Profile:
             argument, f"{path} holds several variants ({held}); name one as {path}:VARIANT"
         )
     raise ConfigError(argument, f"{path} has no variant '{variant}' (it holds: {held})")
+
+
+def _is_path(name: str) -> bool:
+    """Whether a profile argument names a file rather than a profile key."""
+    return "/" in name or name.endswith((".yaml", ".yml")) or Path(name).is_file()
 
 
 def with_timeout(profile: Profile, timeout: float | None) -> Profile:
