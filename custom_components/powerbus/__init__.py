@@ -7,6 +7,7 @@ engine's scheduler; every device gets the entities of the engine's catalogue.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry
@@ -21,7 +22,14 @@ from homeassistant.helpers import (
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_PROFILE, CONF_SERIAL_NUMBER, CONF_UNIT, DOMAIN, LOGGER, SUBENTRY_DEVICE
-from .coordinator import GATEWAY_FAMILY, PowerbusConfigEntry, PowerbusCoordinator, PowerbusDevice
+from .coordinator import (
+    GATEWAY_FAMILY,
+    PowerbusConfigEntry,
+    PowerbusCoordinator,
+    PowerbusDevice,
+    monotonic_seconds,
+    wall_seconds,
+)
 from .engine import (
     Bus,
     ConfigError,
@@ -93,7 +101,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> 
     _register_gateways(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
-    entry.async_on_unload(lambda: learned.async_note(coordinator))
+    entry.async_on_unload(partial(learned.async_save, coordinator))
     return True
 
 
@@ -138,6 +146,8 @@ def _device(
             expected_serial=subentry.data.get(CONF_SERIAL_NUMBER),
             learned=refusals,
             link=link,
+            clock=monotonic_seconds,
+            wall_clock=wall_seconds,
         )
 
     try:

@@ -5,7 +5,13 @@ scheduler polls the devices whose groups are due, in strict order, reading only 
 points that enabled entities need (each entity registers the points it reads as its
 coordinator context). A device that stops answering makes its entities unavailable
 within one poll, is logged once when it goes and once when it comes back, and comes
-back by itself; when no device on the link answers, the update fails as a whole.
+back by itself; when no device on the link answers, the update fails as a whole (and
+Home Assistant logs that, once, for the whole link). Identity read after a reconnect
+(model, serial number, firmware) is written to the device registry when it changes.
+
+The engine reads time through :func:`monotonic_seconds` and :func:`wall_seconds`, which
+look the clock up in :mod:`time` at every call: a test that freezes and moves Home
+Assistant's time moves the engine's schedule with it.
 """
 
 from __future__ import annotations
@@ -13,15 +19,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+import time
 from typing import TypeAlias
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import DOMAIN, LOGGER
 from .engine import (
     Bus,
+    DeviceIdentity,
     DeviceSession,
     DeviceSnapshot,
     EntitySpec,
@@ -40,6 +49,30 @@ GATEWAY_FAMILY = "gateways"
 """The profile family of Modbus gateways: the other devices on their link sit behind them."""
 
 
+def monotonic_seconds() -> float:
+    """Return the monotonic seconds the engine schedules polls and back-offs by."""
+    return time.monotonic()
+
+
+def wall_seconds() -> float:
+    """Return the wall-clock seconds the engine stamps readings with."""
+    return time.time()
+
+
+def registered_device(hass: HomeAssistant, entry_id: str, uid: str) -> dr.DeviceEntry | None:
+    """Return a Powerbus device of a config entry from the device registry.
+
+    Home Assistant 2026.10 and later look a device up by identifier within its config
+    entry; older releases only know the lookup across entries.
+    """
+    registry = dr.async_get(hass)
+    lookup = getattr(registry, "async_get_device_by_identifier", None)
+    if lookup is not None:
+        device: dr.DeviceEntry | None = lookup((DOMAIN, uid), entry_id)
+        return device
+    return registry.async_get_device(identifiers={(DOMAIN, uid)})
+
+
 @dataclass(kw_only=True)
 class PowerbusDevice:
     """A configured device on the link: its subentry, session, entities and latest state."""
@@ -50,6 +83,7 @@ class PowerbusDevice:
     specs: tuple[EntitySpec, ...]
     states: dict[str, EntityState] = field(default_factory=dict)
     reported_unavailable: bool = False
+    registered_identity: DeviceIdentity | None = None
 
     @property
     def profile(self) -> Profile:
@@ -92,7 +126,9 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
         self.link = link
         self.vocabulary = vocabulary
         self.devices: dict[str, PowerbusDevice] = {d.subentry.subentry_id: d for d in devices}
-        self.scheduler = Scheduler([d.session for d in self.devices.values()])
+        self.scheduler = Scheduler(
+            [d.session for d in self.devices.values()], clock=monotonic_seconds
+        )
         fastest = min((d.session.intervals.fast for d in self.devices.values()), default=60.0)
         super().__init__(
             hass,
@@ -107,11 +143,13 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
         """Poll what is due, with only the points enabled entities need."""
         self._enable_points()
         await self.scheduler.run_due()
+        snapshots = {sid: d.snapshot for sid, d in self.devices.items()}
+        link_answers = not snapshots or any(s.available for s in snapshots.values())
         for device in self.devices.values():
             device.states = entity_states(device.profile, device.specs, device.snapshot)
-            self._log_availability(device)
-        snapshots = {sid: d.snapshot for sid, d in self.devices.items()}
-        if snapshots and not any(s.available for s in snapshots.values()):
+            self._note_availability(device, link_log=self.last_update_success and link_answers)
+            self._note_identity(device)
+        if not link_answers:
             errors = {s.error for s in snapshots.values() if s.error}
             raise UpdateFailed(
                 translation_domain=DOMAIN,
@@ -154,14 +192,38 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
             if keys != session.enabled:
                 session.set_enabled(keys)
 
-    def _log_availability(self, device: PowerbusDevice) -> None:
-        """Log once when a device stops answering and once when it is back."""
+    def _note_availability(self, device: PowerbusDevice, *, link_log: bool) -> None:
+        """Log once when a device stops answering and once when it is back.
+
+        While the link as a whole fails (and as it comes back), Home Assistant logs
+        that once for the link; the device's own change is then only noted, so that
+        an outage is not logged twice.
+        """
         snapshot = device.snapshot
-        if snapshot.polled_at is None:
+        went = not snapshot.available and not device.reported_unavailable
+        came_back = snapshot.available and device.reported_unavailable
+        if snapshot.polled_at is None or not (went or came_back):
             return
-        if not snapshot.available and not device.reported_unavailable:
-            device.reported_unavailable = True
-            LOGGER.info("%s is unavailable: %s", device.subentry.title, snapshot.error)
-        elif snapshot.available and device.reported_unavailable:
-            device.reported_unavailable = False
+        device.reported_unavailable = went
+        if not link_log:
+            return
+        if snapshot.available:
             LOGGER.info("%s is available again", device.subentry.title)
+        else:
+            LOGGER.info("%s is unavailable: %s", device.subentry.title, snapshot.error)
+
+    def _note_identity(self, device: PowerbusDevice) -> None:
+        """Write a device's model, serial number and firmware to the registry when they change."""
+        identity = device.snapshot.identity
+        if identity is None or identity == device.registered_identity:
+            return
+        device.registered_identity = identity
+        entry = registered_device(self.hass, self.config_entry.entry_id, device.uid)
+        if entry is None:
+            return
+        dr.async_get(self.hass).async_update_device(
+            entry.id,
+            model=identity.model,
+            serial_number=identity.serial,
+            sw_version=identity.firmware,
+        )

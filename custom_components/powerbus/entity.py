@@ -12,15 +12,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from homeassistant.const import EntityCategory
-from homeassistant.core import callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import PowerbusCoordinator, PowerbusDevice
+from .coordinator import PowerbusCoordinator, PowerbusDevice, registered_device
 from .engine import EntitySpec, EntityState, Platform, entity_unique_id
 from .errors import action_errors
 
@@ -73,23 +71,9 @@ class PowerbusEntity(CoordinatorEntity[PowerbusCoordinator]):
         return super().available and self.state_of_entity.available
 
     async def _operate(self, value: Any = None) -> None:
-        """Act on the entity through the engine, then refresh the link at once."""
+        """Act on the entity through the engine, then show the device's new state."""
         async with action_errors(self.coordinator, self.device):
             await self.coordinator.operate(self.device, self.spec, value)
-
-    @callback
-    def _handle_coordinator_update(self) -> None:
-        """Take the new state."""
-        self._update_from_state()
-        super()._handle_coordinator_update()
-
-    async def async_added_to_hass(self) -> None:
-        """Show the current state as soon as the entity is added."""
-        await super().async_added_to_hass()
-        self._update_from_state()
-
-    def _update_from_state(self) -> None:
-        """Copy the engine's state into the platform's attributes (platforms override)."""
 
 
 def device_info(coordinator: PowerbusCoordinator, device: PowerbusDevice) -> DeviceInfo:
@@ -115,13 +99,7 @@ def device_info(coordinator: PowerbusCoordinator, device: PowerbusDevice) -> Dev
     if VIA_DEVICE_ID not in getattr(DeviceInfo, "__optional_keys__", ()):
         info["via_device"] = (DOMAIN, gateway.uid)
         return info
-    registry = dr.async_get(coordinator.hass)
-    lookup = getattr(registry, "async_get_device_by_identifier", None)
-    hub = (
-        lookup((DOMAIN, gateway.uid), coordinator.config_entry.entry_id)
-        if lookup is not None
-        else registry.async_get_device(identifiers={(DOMAIN, gateway.uid)})
-    )
+    hub = registered_device(coordinator.hass, coordinator.config_entry.entry_id, gateway.uid)
     if hub is not None:
         info[VIA_DEVICE_ID] = hub.id  # type: ignore[literal-required]
     return info
@@ -133,9 +111,15 @@ def add_entities(
     build: Callable[[PowerbusCoordinator, PowerbusDevice, EntitySpec], Entity],
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the entities of ``platform`` for every device, each under its own subentry."""
+    """Add the entities of ``platform`` for every device, each under its own subentry.
+
+    Entities that stand for flag points (a UPS's "on battery", say) come first, so that
+    they, not the disabled flag entities behind them, get the plain entity ids.
+    """
     for device in coordinator.devices.values():
-        entities: Iterable[Entity] = [
-            build(coordinator, device, spec) for spec in device.specs if spec.platform is platform
-        ]
+        specs = sorted(
+            (spec for spec in device.specs if spec.platform is platform),
+            key=lambda spec: not spec.covers,
+        )
+        entities: Iterable[Entity] = [build(coordinator, device, spec) for spec in specs]
         async_add_entities(entities, config_subentry_id=device.subentry.subentry_id)

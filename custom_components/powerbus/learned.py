@@ -2,7 +2,8 @@
 
 The engine learns which reads a device refuses and plans around them; this store
 keeps that knowledge per device (per config subentry) in Home Assistant's storage,
-saved a little after it changes, so a restart does not cost a round of refused reads.
+saved a little after it changes and at once when the link unloads (a reload reads it
+back straight away), so a restart does not cost a round of refused reads.
 """
 
 from __future__ import annotations
@@ -43,10 +44,21 @@ class LearnedRefusals:
     @callback
     def async_note(self, coordinator: PowerbusCoordinator) -> None:
         """Save, a little later, what the devices learned if it changed."""
+        if self._take(coordinator):
+            self._store.async_delay_save(lambda: self._known, _SAVE_DELAY)
+
+    async def async_save(self, coordinator: PowerbusCoordinator) -> None:
+        """Save what the devices learned now (the link is unloading)."""
+        self._take(coordinator)
+        await self._store.async_save(self._known)
+
+    def _take(self, coordinator: PowerbusCoordinator) -> bool:
+        """Take what the devices know now; return whether it differs from what was kept."""
         current = {
             subentry_id: device.session.learned_refusals()
             for subentry_id, device in coordinator.devices.items()
         }
-        if current != self._known:
-            self._known = current
-            self._store.async_delay_save(lambda: self._known, _SAVE_DELAY)
+        if current == self._known:
+            return False
+        self._known = current
+        return True

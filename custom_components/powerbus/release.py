@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
+from .coordinator import monotonic_seconds
 from .engine import LinkRegistry, Vocabulary
 
 _REGISTRY: HassKey[LinkRegistry] = HassKey(f"{DOMAIN}_links")
@@ -24,7 +25,7 @@ def link_registry(hass: HomeAssistant) -> LinkRegistry:
     """Return the link registry all of Powerbus's entries share."""
     registry = hass.data.get(_REGISTRY)
     if registry is None:
-        registry = hass.data[_REGISTRY] = LinkRegistry()
+        registry = hass.data[_REGISTRY] = LinkRegistry(clock=monotonic_seconds)
     return registry
 
 

@@ -54,6 +54,7 @@ _INTEGER_TYPES = frozenset(
 )
 _TEXT_TYPES = frozenset({DataType.STRING, DataType.HEX})
 _WRITABLE_TABLES = frozenset({Table.COIL, Table.HOLDING_REGISTER})
+_SHOWN_ONLY = frozenset({Platform.SENSOR, Platform.BINARY_SENSOR})
 _FLOAT_STEP = 0.001
 
 
@@ -216,5 +217,12 @@ def _button(command: Command) -> EntitySpec:
 
 
 def _with(base: EntitySpec, platform: Platform, **changes: Any) -> EntitySpec:
-    """Return a copy of ``base`` on another platform with some fields changed."""
-    return replace(base, platform=platform, **changes)
+    """Return a copy of ``base`` on another platform with some fields changed.
+
+    A setting shown on a platform that only shows (a sensor, a binary sensor) is
+    diagnostic there: Home Assistant refuses such an entity in the config category.
+    """
+    spec = replace(base, platform=platform, **changes)
+    if platform in _SHOWN_ONLY and spec.entity_category is EntityCategory.CONFIG:
+        return replace(spec, entity_category=EntityCategory.DIAGNOSTIC)
+    return spec
