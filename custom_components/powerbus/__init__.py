@@ -51,6 +51,7 @@ from .release import link_registry, release_vocabulary
 from .repairs import async_check_repairs, repair_points
 from .services import async_setup_services
 from .settings import link_settings, poll_intervals
+from .shared_link import async_shared_bus
 
 PLATFORMS = [
     HaPlatform.SENSOR,
@@ -72,16 +73,20 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> bool:
     """Open the link, build a session per device and read every device once."""
     settings = link_settings(entry.data)
-    registry = link_registry(hass)
-    try:
-        bus = registry.acquire(settings)
-    except LinkConflictError as err:
-        raise ConfigEntryError(
-            translation_domain=DOMAIN,
-            translation_key="link_in_use",
-            translation_placeholders={"link": settings.describe(), "error": str(err)},
-        ) from err
-    entry.async_on_unload(lambda: registry.release(bus))
+    # Where Home Assistant shares Modbus connections between integrations, the link is one
+    # of them; elsewhere Powerbus owns it, shared among its own entries.
+    bus = await async_shared_bus(hass, entry, settings)
+    if bus is None:
+        registry = link_registry(hass)
+        try:
+            bus = registry.acquire(settings)
+        except LinkConflictError as err:
+            raise ConfigEntryError(
+                translation_domain=DOMAIN,
+                translation_key="link_in_use",
+                translation_placeholders={"link": settings.describe(), "error": str(err)},
+            ) from err
+        entry.async_on_unload(partial(registry.release, bus))
     learned = LearnedRefusals(hass, entry)
     await learned.async_load()
     vocabulary = release_vocabulary()
