@@ -21,6 +21,9 @@ What the shared connection changes for the engine's bus:
   link, so the wait a configured device's profile can need is asked for at once.
 - **Spacing.** A profile's minimum spacing is asked for per unit (``set_message_spacing``)
   and so is kept by every holder's requests, not only by Powerbus's.
+- **Busy devices.** The connection itself asks a device that answers "busy" again, for up
+  to a minute and holding the line meanwhile, before the bus sees the answer; the bus's
+  own retries of a busy answer come after that.
 - **Closing and reopening.** Closing only tells the bus the link is closed: the connection
   stays up for its other holders, and it drops late answers itself. A connection that
   drops makes the bus reopen (and re-read identities) as a reconnect of its own would; a
