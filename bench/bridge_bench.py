@@ -4,9 +4,10 @@ Three measurements, against a real mosquitto (started on a free port, stopped by
 
 1. **Throughput.** 100 simulated devices (34 PRO380, 33 PM800, 33 Liebert Series 600) on 10
    Modbus TCP ports, served by a child process so that the simulators' CPU time is not counted.
-   The bridge polls them (every group every second) for ``--seconds``; the bench counts the
-   points decoded (readings with a new timestamp after each poll) and the messages published,
-   and divides by the CPU seconds of its own process (bridge, engine, pymodbus and paho).
+   Once every device was polled and announced, the bridge polls them (every group every second)
+   for ``--seconds``; the bench counts the points decoded (readings with a new timestamp after
+   each poll) and the messages published, and divides by the CPU seconds of its own process
+   (bridge, engine, pymodbus and paho).
 2. **Messages per poll**, change-only (the default) against publishing every state after every
    poll (a refresh interval of zero), with and without per-point topics.
 3. **Latency of a UPS going on battery**: the simulated Liebert's mains are cut at a random
@@ -23,6 +24,7 @@ import json
 from pathlib import Path
 import platform
 import random
+import signal
 import statistics
 import sys
 import tempfile
@@ -125,7 +127,13 @@ async def _throughput(
     bridge._polled = polled  # type: ignore[method-assign]  # noqa: SLF001
     stop = asyncio.Event()
     task = asyncio.get_running_loop().create_task(bridge.run(stop))
-    await asyncio.sleep(8.0)  # connect, first full polls, discovery
+    # Start-up: connect, and a first full poll (and discovery) of every device, before measuring.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not all(
+        device.session.uid is not None for device in bridge.devices.values()
+    ):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(2.0)
     assert bridge.client is not None
     traffic = bridge.client.traffic
     start_messages, start_bytes = traffic.published, traffic.published_bytes
@@ -213,60 +221,68 @@ async def _until(arrived: asyncio.Queue[tuple[float, bool]], *, want: bool) -> f
 
 # --- Report -----------------------------------------------------------------------------------
 async def _bench(args: argparse.Namespace) -> None:
-    """Run every measurement and print the report."""
+    """Run every measurement and print the report; SIGTERM or Ctrl-C stop what it started."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     with tempfile.TemporaryDirectory() as folder:
         broker = Mosquitto(Path(folder))
         broker.start()
-        ports = [free_port() for _ in range(PORTS)]
-        server = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "serve", *map(str, ports), stdout=asyncio.subprocess.PIPE
-        )
         try:
-            assert server.stdout is not None
-            await server.stdout.readline()
             print(f"# MQTT bridge bench: Python {platform.python_version()}, {platform.machine()}")
-            print("\n## Throughput and messages per poll (100 devices, every group every second)\n")
-            print(
-                "| publishing | polls | points decoded | messages | KiB | CPU s | wall s | points/CPU s | messages/CPU s | messages/poll |"
-            )
-            print("|---|---|---|---|---|---|---|---|---|---|")
-            for label, everything, point_topics in (
-                ("change-only (default)", False, False),
-                ("everything, every poll", True, False),
-                ("change-only + point topics", False, True),
-                ("everything + point topics", True, True),
-            ):
-                counts = await _throughput(
-                    broker,
-                    ports,
-                    seconds=args.seconds,
-                    everything=everything,
-                    point_topics=point_topics,
-                )
-                print(
-                    f"| {label} | {counts.polls} | {counts.points} | {counts.messages} | "
-                    f"{counts.message_bytes // 1024} | {counts.cpu:.1f} | {counts.wall:.1f} | "
-                    f"{counts.points / counts.cpu:.0f} | {counts.messages / counts.cpu:.0f} | "
-                    f"{counts.messages / max(counts.polls, 1):.2f} |"
-                )
+            await _report_throughput(broker, args.seconds)
+            await _report_latency(broker, args.latency_runs)
         finally:
-            server.kill()
-            await server.wait()
+            broker.kill()
+
+
+async def _report_throughput(broker: Mosquitto, seconds: float) -> None:
+    """Measure the four publishing modes on 100 devices served by a child process."""
+    ports = [free_port() for _ in range(PORTS)]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "serve", *map(str, ports), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        await server.stdout.readline()
+        print("\n## Throughput and messages per poll (100 devices, every group every second)\n")
         print(
-            f"\n## Latency: UPS mains cut to on-battery state at a subscriber ({args.latency_runs} runs)\n"
+            "| publishing | polls | points decoded | messages | KiB | CPU s | wall s "
+            "| points/CPU s | messages/CPU s | messages/poll |"
         )
-        print("| fast interval | median ms | p90 ms | max ms | min ms |")
-        print("|---|---|---|---|---|")
-        for fast in (1.0, 2.0):
-            samples = sorted(
-                1000 * s for s in await _latency(broker, fast=fast, runs=args.latency_runs)
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for label, everything, point_topics in (
+            ("change-only (default)", False, False),
+            ("everything, every poll", True, False),
+            ("change-only + point topics", False, True),
+            ("everything + point topics", True, True),
+        ):
+            counts = await _throughput(
+                broker, ports, seconds=seconds, everything=everything, point_topics=point_topics
             )
-            p90 = samples[min(len(samples) - 1, int(0.9 * len(samples)))]
             print(
-                f"| {fast:g} s | {statistics.median(samples):.0f} | {p90:.0f} | "
-                f"{samples[-1]:.0f} | {samples[0]:.0f} |"
+                f"| {label} | {counts.polls} | {counts.points} | {counts.messages} | "
+                f"{counts.message_bytes // 1024} | {counts.cpu:.1f} | {counts.wall:.1f} | "
+                f"{counts.points / counts.cpu:.0f} | {counts.messages / counts.cpu:.0f} | "
+                f"{counts.messages / max(counts.polls, 1):.2f} |"
             )
-        broker.kill()
+    finally:
+        server.kill()
+        await server.wait()
+
+
+async def _report_latency(broker: Mosquitto, runs: int) -> None:
+    """Measure the on-battery latency at fast intervals of 1 s and 2 s."""
+    print(f"\n## Latency: UPS mains cut to on-battery state at a subscriber ({runs} runs)\n")
+    print("| fast interval | median ms | p90 ms | max ms | min ms |")
+    print("|---|---|---|---|---|")
+    for fast in (1.0, 2.0):
+        samples = sorted(1000 * s for s in await _latency(broker, fast=fast, runs=runs))
+        p90 = samples[min(len(samples) - 1, int(0.9 * len(samples)))]
+        print(
+            f"| {fast:g} s | {statistics.median(samples):.0f} | {p90:.0f} | "
+            f"{samples[-1]:.0f} | {samples[0]:.0f} |"
+        )
 
 
 def main() -> None:

@@ -32,12 +32,12 @@ from typing import TextIO
 
 import yaml
 
-from powerbus import get_profile
+from powerbus import LinkError, get_profile
 from powerbus.simulator.behaviours import simulated_device
 from powerbus.simulator.liebert import LiebertUpsBehaviour
 from powerbus.simulator.server import Simulator
 
-from .broker import Broker, free_port, start_broker
+from .broker import Broker, start_broker
 from .client import Message, MqttClient
 from .config import load_settings
 from .live_view import View, render
@@ -114,8 +114,8 @@ async def _start_modbus(simulator: Simulator) -> int:
     """Serve the devices on port 5020 when it is free, else on any free port."""
     try:
         return await simulator.start_tcp("127.0.0.1", PREFERRED_MODBUS_PORT)
-    except OSError:
-        return await simulator.start_tcp("127.0.0.1", free_port())
+    except LinkError:
+        return await simulator.start_tcp("127.0.0.1", 0)
 
 
 def _write_config(folder: Path, broker: Broker, modbus_port: int) -> Path:

@@ -6,7 +6,7 @@ Its lifecycle:
 2. Connect to the broker (retrying with back-off while it is away); on every
    connect publish ``<base>/bridge/state`` = ``online`` and the bridge's info.
 3. Once, at start: read the retained discovery and remove what is stale.
-4. Poll every link with its own scheduler; after each poll, announce the device
+4. Poll every link in its scheduler's order; after each device's poll, announce it
    (once its uid is known) and publish what changed. A link whose polling fails
    in an unexpected way is restarted after a back-off; a device error never
    stops the bridge.
@@ -136,13 +136,30 @@ class Bridge:
         delay = RESTART_MIN
         while True:
             try:
-                await scheduler.run(self._polled)
+                await self._run_scheduler(scheduler)
             except Exception:  # noqa: BLE001 - one link's fault must not stop the others
                 _LOGGER.exception(
                     "Polling link %s failed; starting it again in %.0f s", link.name, delay
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RESTART_MAX)
+
+    async def _run_scheduler(self, scheduler: Scheduler) -> None:
+        """Poll the link's due devices in order, publishing each one as soon as it was polled.
+
+        ``Scheduler.run`` calls its listener once the whole round of due devices is done; on a
+        line with many devices that would hold a UPS's on-battery state back until the others
+        were read, so the bridge walks the round itself, with the scheduler's order and due times.
+        """
+        while True:
+            due = scheduler.next_due()
+            wait = RESTART_MAX if due is None else due - self._clock()
+            if wait > 0:
+                await asyncio.sleep(min(wait, RESTART_MAX))
+                continue
+            for session in scheduler.sessions:
+                if session.due_groups(self._clock()):
+                    self._polled(session, await session.poll_due(self._clock()))
 
     def _polled(self, session: DeviceSession, snapshot: DeviceSnapshot) -> None:
         """Announce and publish a device after its poll."""

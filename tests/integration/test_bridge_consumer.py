@@ -203,10 +203,17 @@ async def test_home_assistant_takes_the_bridges_devices(
     )
     assert voltage is not None and 180 < float(voltage.state) < 280
 
-    ups_uid = next(
-        e.unique_id.removesuffix("_ups_on_battery")
-        for e in registry.entities.values()
-        if e.platform == "mqtt" and e.unique_id.endswith("_ups_on_battery")
+    ups_uid = await _wait_for(
+        hass,
+        lambda: next(
+            (
+                e.unique_id.removesuffix("_ups_on_battery")
+                for e in registry.entities.values()
+                if e.platform == "mqtt" and e.unique_id.endswith("_ups_on_battery")
+            ),
+            None,
+        ),
+        "the UPS's on-battery entity",
     )
     on_battery = registry.async_get_entity_id("binary_sensor", "mqtt", f"{ups_uid}_ups_on_battery")
     assert on_battery is not None
