@@ -78,6 +78,24 @@ async def test_devices_are_polled_one_after_the_other_in_order() -> None:
     assert order == list(UNITS) * (len(order) // len(UNITS))
 
 
+async def test_each_device_is_reported_as_soon_as_it_was_polled() -> None:
+    """The listener hears of a device before the next device's requests go out."""
+    line = Line()
+    heard: list[tuple[int, int]] = []
+
+    def listener(session: DeviceSession, _snapshot: object) -> None:
+        heard.append((session.unit, len(line.link.log)))
+
+    await line.scheduler.run_due(listener)
+
+    assert [unit for unit, _ in heard] == list(UNITS)
+    for (unit, requests_so_far), _ in zip(heard, UNITS, strict=True):
+        assert {r.unit for r in line.link.log[:requests_so_far]} <= set(
+            UNITS[: UNITS.index(unit) + 1]
+        )
+        assert line.link.log[requests_so_far - 1].unit == unit
+
+
 async def test_only_devices_with_a_due_group_are_polled() -> None:
     """A device polled every 5 s is left alone in the rounds of a device polled every second."""
     line = Line(unit_intervals={2: PollIntervals(fast=5.0, normal=5.0, slow=20.0)})

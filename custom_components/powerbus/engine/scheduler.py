@@ -83,12 +83,25 @@ class Scheduler:
         """Return the monotonic time at which the next device is due; None without devices."""
         return min((s.next_due() for s in self._sessions), default=None)
 
-    async def run_due(self) -> dict[DeviceSession, DeviceSnapshot]:
-        """Poll every device with a due group, in order; return their new snapshots."""
+    async def run_due(
+        self, listener: PollListener | None = None
+    ) -> dict[DeviceSession, DeviceSnapshot]:
+        """Poll every device with a due group, in order; return their new snapshots.
+
+        ``listener`` hears of each device as soon as it was polled, before the next
+        device's poll: a UPS that went on battery is reported without waiting for the
+        rest of a busy line.
+        """
         polled: dict[DeviceSession, DeviceSnapshot] = {}
         for session in list(self._sessions):
-            if session.due_groups(self._clock()):
-                polled[session] = await session.poll_due(self._clock())
+            if not session.due_groups(self._clock()):
+                continue
+            snapshot = await session.poll_due(self._clock())
+            polled[session] = snapshot
+            if listener is not None:
+                outcome = listener(session, snapshot)
+                if outcome is not None:
+                    await outcome
         return polled
 
     async def run(self, listener: PollListener | None = None) -> None:
@@ -100,11 +113,7 @@ class Scheduler:
             if delay > 0:
                 await self._wait(delay)
                 continue
-            for session, snapshot in (await self.run_due()).items():
-                if listener is not None:
-                    outcome = listener(session, snapshot)
-                    if outcome is not None:
-                        await outcome
+            await self.run_due(listener)
 
     def timings(self) -> tuple[DeviceTiming, ...]:
         """Return the asked and achieved intervals of every device's groups."""
