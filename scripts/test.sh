@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Set up everything the tests need, lint, and run every test: `bash scripts/test.sh`.
 #
-# Two virtual environments are built under .venvs/ and reused on later runs:
+# Three test environments are built under .venvs/ and reused on later runs:
 #   engine  Python 3.11, the newest pymodbus the project allows, ruff and mypy; no Home Assistant.
 #   ha      pyenv's Python 3.13.0 with Home Assistant and pytest-homeassistant-custom-component,
-#           installed under Home Assistant's own constraints (so pymodbus is Home Assistant's pin).
-# The engine tests (and mypy) run in both, so the engine works with the oldest and the newest
-# pymodbus; the Home Assistant tests run in the ha environment only.
+#           installed under Home Assistant's own constraints (so pymodbus is Home Assistant's pin):
+#           the oldest Home Assistant the integration supports.
+#   forky   a Debian forky chroot (scripts/ha_chroot.sh) whose Python 3.14 holds the newest Home
+#           Assistant that pytest-homeassistant-custom-component supports, with its constraints and
+#           its modbus integration's requirements (scripts/ha_chroot_venv.sh). Home Assistant 2026.3
+#           and later need Python 3.14.2, which Debian bookworm lacks. Needs root.
+# The engine tests (and mypy) run in engine and ha, so the engine works with the oldest and the
+# newest pymodbus; the Home Assistant tests run in ha and in the forky chroot.
 #
 # Knobs:
-#   POWERBUS_SKIP_APT=1    don't check or install the Debian packages
-#   POWERBUS_REINSTALL=1   rebuild both environments even if they look up to date
-#   POWERBUS_TEST_ARGS     extra arguments for every pytest run, e.g. "-x -k poller"
+#   POWERBUS_SKIP_APT=1        don't check or install the Debian packages
+#   POWERBUS_REINSTALL=1       rebuild every environment (and the chroot) even if it looks up to date
+#   POWERBUS_SKIP_HA_NEWEST=1  don't build the forky chroot or run the tests on the newest Home Assistant
+#   POWERBUS_TEST_ARGS         extra arguments for every pytest run, e.g. "-x -k poller"
 
 set -euo pipefail
 
@@ -19,11 +25,20 @@ REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO_ROOT"
 
 # --- What gets installed ---------------------------------------------------------------------
-readonly APT_PACKAGES=(socat mosquitto mosquitto-clients mbpoll)
+# debootstrap builds the chroot for the newest Home Assistant.
+readonly APT_PACKAGES=(socat mosquitto mosquitto-clients mbpoll debootstrap)
 readonly HA_PYTHON_VERSION=3.13.0
 readonly HA_VERSION=2025.4.4
 readonly PHCC_VERSION=0.13.236
 readonly ENGINE_PYTHON_SERIES=3.11
+# The newest Home Assistant with a test harness, tested inside a Debian chroot with its Python and
+# the real parts the tests start (socat for virtual serial lines, a mosquitto broker).
+readonly NEWEST_HA_VERSION=2026.10.4
+readonly NEWEST_PHCC_VERSION=0.13.375
+readonly NEWEST_HA_SUITE=forky
+readonly NEWEST_HA_PYTHON=python3.14
+readonly NEWEST_HA_MIN_PYTHON=3.14.2
+readonly NEWEST_HA_CHROOT_PACKAGES=(python3.14-venv ca-certificates socat mosquitto)
 # Bump to force every existing environment to be rebuilt after a change to the recipe below.
 readonly INSTALL_RECIPE=1
 
@@ -45,6 +60,16 @@ readonly PHCC_PLUGIN=homeassistant
 readonly VENV_ROOT="$REPO_ROOT/.venvs"
 readonly ENGINE_VENV="$VENV_ROOT/engine"
 readonly HA_VENV="$VENV_ROOT/ha"
+readonly NEWEST_HA_ROOT="$VENV_ROOT/forky"
+# Paths inside the chroot, where the repository is mounted at /src.
+readonly NEWEST_HA_VENV=/opt/ha
+readonly NEWEST_HA_JUNIT=/tmp/powerbus-junit.xml
+readonly HA_CHROOT_SCRIPT=scripts/ha_chroot.sh
+readonly HA_CHROOT_VENV_SCRIPT=scripts/ha_chroot_venv.sh
+# Home Assistant 2026.10 and later put their own module in place of voluptuous when imported (2026.11
+# also of httpx) and mix or refuse the two if the real one was imported first, as pytest's plugins
+# do: so pytest starts after Home Assistant is imported.
+readonly IMPORT_HA_THEN_RUN_PYTEST='import homeassistant, sys, pytest; sys.exit(pytest.main(sys.argv[1:]))'
 
 export DEBIAN_FRONTEND=noninteractive
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -290,6 +315,136 @@ build_engine_environment() {
         "(allowed: $(project_info pymodbus)), no homeassistant"
 }
 
+# --- 3b. Newest Home Assistant, in a Debian chroot -------------------------------------------
+# Set once the chroot (then its environment) is ready; the versions are those installed there.
+NEWEST_HA_READY=0
+NEWEST_PYTHON_VERSION=
+NEWEST_PYMODBUS_VERSION=
+
+newest_ha_skipped() {
+    if [[ "${POWERBUS_SKIP_HA_NEWEST:-0}" == 1 ]]; then
+        echo "skipped (POWERBUS_SKIP_HA_NEWEST=1)"
+        return 0
+    fi
+    return 1
+}
+
+ha_chroot() { # ha_chroot.sh arguments...
+    bash "$HA_CHROOT_SCRIPT" "$@"
+}
+
+newest_ha_chroot_key() {
+    {
+        echo "recipe=$INSTALL_RECIPE suite=$NEWEST_HA_SUITE packages=${NEWEST_HA_CHROOT_PACKAGES[*]}"
+        cat "$HA_CHROOT_SCRIPT"
+    } | sha256sum | cut -d' ' -f1
+}
+
+newest_ha_install_key() { # chroot-key
+    {
+        echo "chroot=$1 ha=$NEWEST_HA_VERSION phcc=$NEWEST_PHCC_VERSION python=$NEWEST_HA_PYTHON"
+        cat "$HA_CHROOT_VENV_SCRIPT"
+        project_info fingerprint
+    } | sha256sum | cut -d' ' -f1
+}
+
+stamp_matches() { # stamp-file key
+    [[ "${POWERBUS_REINSTALL:-0}" != 1 ]] && [[ -f "$1" ]] && [[ "$(cat "$1")" == "$2" ]]
+}
+
+build_newest_ha_chroot() {
+    step "Debian $NEWEST_HA_SUITE chroot for Home Assistant $NEWEST_HA_VERSION (.venvs/${NEWEST_HA_ROOT##*/})"
+    newest_ha_skipped && return
+    if ((EUID != 0)); then
+        record_failure "Debian $NEWEST_HA_SUITE chroot (debootstrap, mount and chroot need root;\
+ POWERBUS_SKIP_HA_NEWEST=1 skips the newest Home Assistant)"
+        return
+    fi
+    local key stamp="$NEWEST_HA_ROOT/.powerbus-chroot-key"
+    key=$(newest_ha_chroot_key)
+    if stamp_matches "$stamp" "$key"; then
+        echo "up to date"
+    elif ha_chroot create "$NEWEST_HA_ROOT" "$NEWEST_HA_SUITE" "${NEWEST_HA_CHROOT_PACKAGES[@]}"; then
+        echo "$key" >"$stamp"
+    else
+        record_failure "Debian $NEWEST_HA_SUITE chroot (debootstrap failed, see above)"
+        return
+    fi
+    local described
+    if ! described=$(ha_chroot run "$NEWEST_HA_ROOT" "$NEWEST_HA_PYTHON" - "$NEWEST_HA_MIN_PYTHON" <<'PY'
+import subprocess
+import sys
+
+packages = subprocess.run(
+    ["dpkg-query", "--show", "--showformat", "${Package} ${Version}, ", "libc6", "mosquitto", "socat"],
+    capture_output=True, check=True, text=True,
+).stdout
+print(f"{sys.executable} {sys.version.split()[0]}, {packages.rstrip(', ')}")
+minimum = tuple(int(part) for part in sys.argv[1].split("."))
+sys.exit(0 if sys.version_info >= minimum else 3)
+PY
+    ); then
+        record_failure "Debian $NEWEST_HA_SUITE chroot (${described:-no $NEWEST_HA_PYTHON inside};\
+ Home Assistant $NEWEST_HA_VERSION needs Python $NEWEST_HA_MIN_PYTHON or newer)"
+        return
+    fi
+    echo "$described"
+    NEWEST_HA_READY=1
+}
+
+# Prints: python homeassistant phcc pymodbus modbus-connection, as installed in the chroot's venv.
+newest_ha_versions() {
+    ha_chroot run "$NEWEST_HA_ROOT" "$NEWEST_HA_VENV/bin/python" - 2>/dev/null <<'PY'
+import sys
+from importlib import metadata
+
+names = ("homeassistant", "pytest-homeassistant-custom-component", "pymodbus", "modbus-connection")
+print(sys.version.split()[0], *(metadata.version(name) for name in names))
+PY
+}
+
+build_newest_ha_environment() {
+    step "Home Assistant $NEWEST_HA_VERSION environment ($NEWEST_HA_VENV in the $NEWEST_HA_SUITE chroot)"
+    newest_ha_skipped && return
+    if ((!NEWEST_HA_READY)); then
+        echo "skipped: the chroot is not ready"
+        return
+    fi
+    NEWEST_HA_READY=0
+    local key stamp="$NEWEST_HA_ROOT$NEWEST_HA_VENV/.powerbus-install-key" versions=()
+    key=$(newest_ha_install_key "$(cat "$NEWEST_HA_ROOT/.powerbus-chroot-key")")
+    if stamp_matches "$stamp" "$key" && read -r -a versions <<<"$(newest_ha_versions)" &&
+        ((${#versions[@]} == 5)); then
+        echo "up to date"
+    else
+        if ! ha_chroot run "$NEWEST_HA_ROOT" bash "/src/$HA_CHROOT_VENV_SCRIPT" "$NEWEST_HA_VENV" \
+            "$NEWEST_HA_PYTHON" "$NEWEST_HA_VERSION" "$NEWEST_PHCC_VERSION"; then
+            record_failure "Home Assistant $NEWEST_HA_VERSION environment (install failed, see above)"
+            return
+        fi
+        echo "$key" >"$stamp"
+        read -r -a versions <<<"$(newest_ha_versions)" || true
+        if ((${#versions[@]} != 5)); then
+            record_failure "Home Assistant $NEWEST_HA_VERSION environment (installed, but its Python\
+ cannot report the installed versions)"
+            return
+        fi
+    fi
+    local pinned
+    pinned=$(grep -i '^pymodbus==' "$NEWEST_HA_ROOT$NEWEST_HA_VENV/constraints.txt" | cut -d= -f3 || true)
+    [[ -n "$pinned" ]] || die "found no pymodbus pin in Home Assistant $NEWEST_HA_VERSION's constraints"
+    echo "python ${versions[0]}, homeassistant ${versions[1]}," \
+        "pytest-homeassistant-custom-component ${versions[2]}, pymodbus ${versions[3]}" \
+        "(Home Assistant's pin: $pinned), modbus-connection ${versions[4]}"
+    [[ "${versions[1]}" == "$NEWEST_HA_VERSION" ]] ||
+        die "homeassistant ${versions[1]} is installed in the chroot, not $NEWEST_HA_VERSION"
+    [[ "${versions[3]}" == "$pinned" ]] ||
+        die "pymodbus ${versions[3]} is installed in the chroot, Home Assistant pins $pinned"
+    NEWEST_PYTHON_VERSION=${versions[0]}
+    NEWEST_PYMODBUS_VERSION=${versions[3]}
+    NEWEST_HA_READY=1
+}
+
 # --- 4. Lint ---------------------------------------------------------------------------------
 # Prints the given paths that hold Python files (a folder may exist before its first module).
 python_paths() {
@@ -333,8 +488,7 @@ run_lint() {
 }
 
 # --- 5. Tests --------------------------------------------------------------------------------
-# Runs pytest, adds its counts to the totals and records a failure. Exit code 5 (nothing
-# collected) only fails the whole run if no pytest run executed any test at all.
+# Runs pytest and counts its results.
 run_pytest() { # label venv pytest-arguments...
     local label=$1 venv=$2
     shift 2
@@ -343,9 +497,16 @@ run_pytest() { # label venv pytest-arguments...
         "pymodbus $(installed_version "$venv/bin/python" pymodbus)"
     local junit="$REPORT_DIR/${#STEP_NAMES[@]}.xml" status=0
     "$venv/bin/python" -m pytest --junitxml="$junit" "$@" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
+    count_pytest_results "$label" "$junit" "$status"
+}
+
+# Adds a pytest run's junit counts to the totals and records a failure. Exit code 5 (nothing
+# collected) only fails the whole run if no pytest run executed any test at all.
+count_pytest_results() { # label junit-file exit-status
+    local label=$1 junit=$2 status=$3
     if [[ -f "$junit" ]]; then
         local counts=()
-        read -r -a counts < <("$venv/bin/python" - "$junit" <<'PY'
+        read -r -a counts < <("$ENGINE_BASE_PYTHON" - "$junit" <<'PY'
 import sys
 import xml.etree.ElementTree as ET
 
@@ -378,6 +539,27 @@ run_tests() {
     run_pytest "Home Assistant environment, Home Assistant's pymodbus" "$HA_VENV" \
         -p "no:$PHCC_PLUGIN" tests "${ignore_ha_only[@]}"
     run_pytest "Home Assistant integration tests" "$HA_VENV" "${HA_ONLY_TEST_PATHS[@]}"
+    run_newest_ha_tests
+}
+
+# The Home Assistant tests again, on the newest Home Assistant, inside the chroot.
+run_newest_ha_tests() {
+    local label="Home Assistant $NEWEST_HA_VERSION integration tests ($NEWEST_HA_SUITE chroot)"
+    step "pytest: $label"
+    newest_ha_skipped && return
+    if ((!NEWEST_HA_READY)); then
+        echo "skipped: the Home Assistant $NEWEST_HA_VERSION environment is not ready (see above)"
+        return
+    fi
+    echo "python $NEWEST_PYTHON_VERSION, pymodbus $NEWEST_PYMODBUS_VERSION"
+    local junit="$REPORT_DIR/${#STEP_NAMES[@]}.xml" status=0
+    rm -f "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT"
+    ha_chroot run "$NEWEST_HA_ROOT" "$NEWEST_HA_VENV/bin/python" -c "$IMPORT_HA_THEN_RUN_PYTEST" \
+        --junitxml="$NEWEST_HA_JUNIT" "${HA_ONLY_TEST_PATHS[@]}" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
+    if [[ -f "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT" ]]; then
+        mv "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT" "$junit"
+    fi
+    count_pytest_results "$label" "$junit" "$status"
 }
 
 # --- Summary ---------------------------------------------------------------------------------
@@ -416,6 +598,8 @@ main() {
     install_apt_packages
     build_ha_environment
     build_engine_environment
+    build_newest_ha_chroot
+    build_newest_ha_environment
     run_lint
     run_tests
     print_summary
