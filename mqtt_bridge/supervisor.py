@@ -145,21 +145,8 @@ class Bridge:
                 delay = min(delay * 2, RESTART_MAX)
 
     async def _run_scheduler(self, scheduler: Scheduler) -> None:
-        """Poll the link's due devices in order, publishing each one as soon as it was polled.
-
-        ``Scheduler.run`` calls its listener once the whole round of due devices is done; on a
-        line with many devices that would hold a UPS's on-battery state back until the others
-        were read, so the bridge walks the round itself, with the scheduler's order and due times.
-        """
-        while True:
-            due = scheduler.next_due()
-            wait = RESTART_MAX if due is None else due - self._clock()
-            if wait > 0:
-                await asyncio.sleep(min(wait, RESTART_MAX))
-                continue
-            for session in scheduler.sessions:
-                if session.due_groups(self._clock()):
-                    self._polled(session, await session.poll_due(self._clock()))
+        """Poll the link's due devices in order, publishing each one as soon as it was polled."""
+        await scheduler.run(self._polled)
 
     def _polled(self, session: DeviceSession, snapshot: DeviceSnapshot) -> None:
         """Announce and publish a device after its poll."""
