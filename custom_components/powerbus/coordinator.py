@@ -3,7 +3,9 @@
 The coordinator ticks at the link's fast interval; at every tick the engine's
 scheduler polls the devices whose groups are due, in strict order, reading only the
 points that enabled entities need (each entity registers the points it reads as its
-coordinator context). A device that stops answering makes its entities unavailable
+coordinator context). UPS units come first in that order, and each device's entities
+show its new state as soon as it was polled, so a UPS going on battery does not wait
+for the meters on a busy line. A device that stops answering makes its entities unavailable
 within one poll, is logged once when it goes and once when it comes back, and comes
 back by itself; when no device on the link answers, the update fails as a whole (and
 Home Assistant logs that, once, for the whole link). Identity read after a reconnect
@@ -23,7 +25,7 @@ import time
 from typing import TypeAlias
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -38,6 +40,7 @@ from .engine import (
     LinkSettings,
     Profile,
     Scheduler,
+    Source,
     Value,
     Vocabulary,
     entity_states,
@@ -57,6 +60,11 @@ def monotonic_seconds() -> float:
 def wall_seconds() -> float:
     """Return the wall-clock seconds the engine stamps readings with."""
     return time.time()
+
+
+def _is_ups(device: PowerbusDevice) -> bool:
+    """Whether the device is a UPS (it has the derived UPS entities)."""
+    return any(spec.source is Source.UPS for spec in device.specs)
 
 
 def registered_device(hass: HomeAssistant, entry_id: str, uid: str) -> dr.DeviceEntry | None:
@@ -126,9 +134,9 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
         self.link = link
         self.vocabulary = vocabulary
         self.devices: dict[str, PowerbusDevice] = {d.subentry.subentry_id: d for d in devices}
-        self.scheduler = Scheduler(
-            [d.session for d in self.devices.values()], clock=monotonic_seconds
-        )
+        self._by_session = {d.session: d for d in self.devices.values()}
+        ups_first = sorted(self.devices.values(), key=lambda d: not _is_ups(d))
+        self.scheduler = Scheduler([d.session for d in ups_first], clock=monotonic_seconds)
         fastest = min((d.session.intervals.fast for d in self.devices.values()), default=60.0)
         super().__init__(
             hass,
@@ -142,7 +150,7 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
     async def _async_update_data(self) -> PowerbusData:
         """Poll what is due, with only the points enabled entities need."""
         self._enable_points()
-        await self.scheduler.run_due()
+        await self.scheduler.run_due(self._show_poll)
         snapshots = {sid: d.snapshot for sid, d in self.devices.items()}
         link_answers = not snapshots or any(s.available for s in snapshots.values())
         for device in self.devices.values():
@@ -160,6 +168,15 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
                 },
             )
         return PowerbusData(snapshots=snapshots)
+
+    @callback
+    def _show_poll(self, session: DeviceSession, snapshot: DeviceSnapshot) -> None:
+        """Show a device's new state at once, before the rest of the line is polled."""
+        device = self._by_session[session]
+        device.states = entity_states(device.profile, device.specs, snapshot)
+        for update, context in list(self._listeners.values()):
+            if isinstance(context, tuple) and context[0] == device.subentry.subentry_id:
+                update()
 
     async def operate(self, device: PowerbusDevice, spec: EntitySpec, value: Value | None) -> None:
         """Do what a user asked of an entity, then show the device's new state at once."""

@@ -70,6 +70,4 @@ class PowerbusSensor(PowerbusEntity, SensorEntity):
             return None
         if self.device_class is SensorDeviceClass.TIMESTAMP and isinstance(value, int | float):
             return datetime.fromtimestamp(value, tz=UTC)
-        if isinstance(value, bool):
-            return int(value)
         return value

@@ -18,7 +18,7 @@ import pytest
 
 from custom_components.powerbus.const import LOGGER
 from custom_components.powerbus.coordinator import PowerbusDevice
-from powerbus.simulator.faults import ExceptionAnswer, NoAnswer
+from powerbus.simulator.faults import Delay, ExceptionAnswer, NoAnswer
 
 from .harness import (
     FAST,
@@ -37,6 +37,8 @@ from .harness import (
 pytestmark = TIME_TRAVEL
 
 NORMAL = 10.0
+SLOW_METER = 0.5
+"""Seconds a slow meter takes to answer each request."""
 UPS_POLL = 1.0
 """Room for the UPS's own fast poll: 14 requests at the card's 50 ms spacing, plus the test's."""
 ILLEGAL_DATA_ADDRESS = 0x02
@@ -258,6 +260,30 @@ async def test_an_on_battery_change_reaches_home_assistant_within_one_fast_poll(
         behaviour.restore_input()  # type: ignore[union-attr]
         await advance(hass, freezer, FAST)
         assert state_of(hass, ups, "ups_on_battery").state == STATE_OFF
+
+
+async def test_a_ups_is_polled_first_and_shown_before_the_rest_of_the_line(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """A slow meter configured before the UPS does not hold back the UPS's on-battery state."""
+    async with served({1: "pro380", 2: "liebert_gxt2"}) as site:
+        _, coordinator = await set_up_site(hass, site, {1: "Meter", 2: "UPS"})
+        meter, ups = device_by_title(coordinator, "Meter"), device_by_title(coordinator, "UPS")
+        assert coordinator.scheduler.sessions[0] is ups.session
+        await advance(hass, freezer, FAST)
+        site.devices[1].paused = True
+        site.devices[1].set_value("voltage_l1", 228.5)
+        site.simulator.faults.add(Delay(unit_id=1, seconds=SLOW_METER, times=None))
+
+        site.devices[2].behaviour.fail_input()  # type: ignore[union-attr]
+        await advance(hass, freezer, FAST)
+
+        on_battery = state_of(hass, ups, "ups_on_battery")
+        voltage = state_of(hass, meter, "voltage_l1")
+        assert on_battery.state == STATE_ON
+        assert float(voltage.state) == pytest.approx(228.5)
+        shown_earlier = (voltage.last_changed - on_battery.last_changed).total_seconds()
+        assert shown_earlier >= SLOW_METER * 0.8
 
 
 # --- Energy counters -----------------------------------------------------------------------

@@ -294,3 +294,44 @@ async def test_devices_of_the_link_are_in_the_device_registry(hass: HomeAssistan
 
         assert sorted(d.name for d in devices) == ["Meter", "UPS"]
         assert {d.manufacturer for d in devices} == {"inepro Metering", "Liebert (Vertiv)"}
+
+
+async def test_a_second_framing_on_one_endpoint_is_refused(hass: HomeAssistant) -> None:
+    """Modbus TCP and RTU-over-TCP to one host and port cannot both be right: set-up says so."""
+    async with served({1: "pro380", 2: "pro380"}) as site:
+        site.devices[2].set_value("serial_number", "22091040")
+        await set_up(hass, link_entry(site, device_of(site, 1, title="Meter")))
+        framed = MockConfigEntry(
+            domain=DOMAIN,
+            title="framed",
+            data={**site.link_data(), CONF_LINK_TYPE: LinkType.RTU_OVER_TCP},
+            unique_id="framed",
+            subentries_data=[device_of(site, 2, title="Other meter")],
+        )
+        framed.add_to_hass(hass)
+
+        assert not await hass.config_entries.async_setup(framed.entry_id)
+
+        assert framed.state is ConfigEntryState.SETUP_ERROR
+        assert framed.error_reason_translation_key == "link_in_use"
+
+
+async def test_stored_refusals_that_no_longer_fit_are_forgotten(
+    hass: HomeAssistant, hass_storage: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refusals stored for another profile's registers are dropped with a warning."""
+    async with served({1: "pro380"}) as site:
+        entry = link_entry(site, device_of(site, 1, title="Meter"))
+        subentry_id = next(iter(entry.subentries))
+        hass_storage[f"{DOMAIN}.{entry.entry_id}.learned_refusals"] = {
+            "version": 1,
+            "key": f"{DOMAIN}.{entry.entry_id}.learned_refusals",
+            "data": {subentry_id: {"refused": [{"table": "no_such_table", "strikes": 1}]}},
+        }
+
+        coordinator = await set_up(hass, entry)
+
+        assert state_of(hass, device_by_title(coordinator, "Meter"), "voltage_l1").state != (
+            STATE_UNAVAILABLE
+        )
+        assert "forgetting stored refusals that no longer fit" in caplog.text
