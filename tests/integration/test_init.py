@@ -13,7 +13,7 @@ from typing import Any
 import warnings
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -70,6 +70,24 @@ def _connections_to(port: int) -> int:
 async def _open_connections(hass: HomeAssistant, site: Site) -> int:
     """Count the connections to the site's simulator, reading the kernel's table off the loop."""
     return await hass.async_add_executor_job(_connections_to, site.port)
+
+
+def _serial_entry(port: str, baudrate: int, *devices: ConfigSubentryData) -> MockConfigEntry:
+    """Return a link entry for a serial port at ``baudrate``, 8N1 (a pty carries no parity)."""
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"{port} {baudrate}",
+        data={
+            CONF_LINK_TYPE: LinkType.SERIAL,
+            CONF_SERIAL_PORT: port,
+            CONF_BAUDRATE: baudrate,
+            CONF_PARITY: "N",
+            CONF_STOPBITS: 1,
+            CONF_BYTESIZE: 8,
+        },
+        unique_id=f"{port}_{baudrate}",
+        subentries_data=list(devices),
+    )
 
 
 async def test_a_link_sets_up_reloads_and_unloads(hass: HomeAssistant) -> None:
@@ -229,21 +247,7 @@ async def test_a_meter_on_a_serial_line(hass: HomeAssistant, serial_pair: tuple[
     site = await start_site({1: "pro380"})
     await site.simulator.stop()
     await site.simulator.start_rtu(server_end, baudrate=9600, parity="N")
-    subentry = device_of(site, 1, title="Meter")
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=client_end,
-        data={
-            CONF_LINK_TYPE: LinkType.SERIAL,
-            CONF_SERIAL_PORT: client_end,
-            CONF_BAUDRATE: 9600,
-            CONF_PARITY: "N",
-            CONF_STOPBITS: 1,
-            CONF_BYTESIZE: 8,
-        },
-        unique_id="serial",
-        subentries_data=[subentry],
-    )
+    entry = _serial_entry(client_end, 9600, device_of(site, 1, title="Meter"))
     try:
         coordinator = await set_up(hass, entry)
         meter = device_by_title(coordinator, "Meter")
@@ -296,24 +300,26 @@ async def test_devices_of_the_link_are_in_the_device_registry(hass: HomeAssistan
         assert {d.manufacturer for d in devices} == {"inepro Metering", "Liebert (Vertiv)"}
 
 
-async def test_a_second_framing_on_one_endpoint_is_refused(hass: HomeAssistant) -> None:
-    """Modbus TCP and RTU-over-TCP to one host and port cannot both be right: set-up says so."""
-    async with served({1: "pro380", 2: "pro380"}) as site:
-        site.devices[2].set_value("serial_number", "22091040")
-        await set_up(hass, link_entry(site, device_of(site, 1, title="Meter")))
-        framed = MockConfigEntry(
-            domain=DOMAIN,
-            title="framed",
-            data={**site.link_data(), CONF_LINK_TYPE: LinkType.RTU_OVER_TCP},
-            unique_id="framed",
-            subentries_data=[device_of(site, 2, title="Other meter")],
-        )
-        framed.add_to_hass(hass)
+async def test_a_second_line_speed_on_one_port_is_refused(
+    hass: HomeAssistant, serial_pair: tuple[str, str]
+) -> None:
+    """One serial port at 9600 and at 19200 Bd cannot both be right: set-up says so."""
+    server_end, client_end = serial_pair
+    site = await start_site({1: "pro380", 2: "pro380"})
+    site.devices[2].set_value("serial_number", "22091040")
+    await site.simulator.stop()
+    await site.simulator.start_rtu(server_end, baudrate=9600, parity="N")
+    try:
+        await set_up(hass, _serial_entry(client_end, 9600, device_of(site, 1, title="Meter")))
+        faster = _serial_entry(client_end, 19200, device_of(site, 2, title="Other meter"))
+        faster.add_to_hass(hass)
 
-        assert not await hass.config_entries.async_setup(framed.entry_id)
+        assert not await hass.config_entries.async_setup(faster.entry_id)
 
-        assert framed.state is ConfigEntryState.SETUP_ERROR
-        assert framed.error_reason_translation_key == "link_in_use"
+        assert faster.state is ConfigEntryState.SETUP_ERROR
+        assert faster.error_reason_translation_key == "link_in_use"
+    finally:
+        await site.simulator.stop()
 
 
 async def test_stored_refusals_that_no_longer_fit_are_forgotten(
