@@ -48,7 +48,7 @@ from .engine import (
 from .entity import device_info
 from .learned import LearnedRefusals
 from .release import link_registry, release_vocabulary
-from .repairs import async_check_repairs, repair_points
+from .repairs import async_watch_repairs, repair_points
 from .services import async_setup_services
 from .settings import link_settings, poll_intervals
 from .shared_link import async_shared_bus
@@ -99,8 +99,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> 
     coordinator = PowerbusCoordinator(
         hass, entry, bus=bus, link=settings, devices=devices, vocabulary=vocabulary
     )
-    coordinator.async_add_listener(lambda: learned.async_note(coordinator))
-    coordinator.async_add_listener(lambda: async_check_repairs(hass, coordinator))
+    entry.async_on_unload(coordinator.async_add_listener(lambda: learned.async_note(coordinator)))
+    entry.async_on_unload(async_watch_repairs(hass, coordinator))
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     _register_gateways(hass, entry, coordinator)

@@ -1,13 +1,18 @@
 """Powerbus's services: run a profile command, move energy counters, raw register access.
 
 Every service names its device with a device selector and is validated completely
-before anything is sent: an unknown device or command, a parameter out of range, a
-dangerous action without ``confirm: true`` or a raw write the device's profile does
-not allow is refused with a translated error, and the device sees nothing.
+before anything is sent: an unknown device, a device whose link is not loaded, an
+unknown command, a parameter of the wrong type, out of range or not among its
+choices, a dangerous action without ``confirm: true`` or a raw write the device's
+profile does not allow is refused with a translated error, and the device sees
+nothing. The engine checks what depends on the profile (``DeviceSession`` validates
+every action before its first write); this module checks what depends on Home
+Assistant: which device is meant, and which link it is on.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -17,7 +22,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 import voluptuous as vol
 
 from .const import CONF_EXPERT_WRITES, DOMAIN
-from .coordinator import PowerbusConfigEntry, PowerbusCoordinator, PowerbusDevice
+from .coordinator import PowerbusCoordinator, PowerbusDevice
 from .engine import CommandResult, EnergyTransferResult, Table
 from .errors import action_errors
 
@@ -37,8 +42,24 @@ ATTR_ADDRESS = "address"
 ATTR_VALUES = "values"
 ATTR_COUNT = "count"
 
+_WHOLE_NUMBER_TEXT = re.compile(r"[+-]?\d+")
 _WRITABLE_TABLES = [Table.HOLDING_REGISTER.value, Table.COIL.value]
-_WORD = vol.All(vol.Coerce(int), vol.Range(min=0, max=0xFFFF))
+_MOST_ITEMS_PER_READ = 2000
+"""The most items any Modbus read may ask for (coils); each profile may allow fewer."""
+
+
+def _whole_number(value: Any) -> int:
+    """Accept a whole number (also written as 12.0 or "12"); never round anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _WHOLE_NUMBER_TEXT.fullmatch(value.strip()):
+        return int(value)
+    raise vol.Invalid(f"expected a whole number, not {value!r}")
+
+
+_WORD = vol.All(_whole_number, vol.Range(min=0, max=0xFFFF))
 
 RUN_COMMAND_SCHEMA = vol.Schema(
     {
@@ -51,8 +72,8 @@ RUN_COMMAND_SCHEMA = vol.Schema(
 TRANSFER_ENERGY_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_DEVICE): cv.string,
-        vol.Exclusive(ATTR_SOURCE, "source"): cv.string,
-        vol.Exclusive(ATTR_REGISTERS, "source"): vol.All(cv.ensure_list, [vol.Coerce(int)]),
+        vol.Optional(ATTR_SOURCE): cv.string,
+        vol.Optional(ATTR_REGISTERS): vol.All(cv.ensure_list, [_whole_number]),
         vol.Optional(ATTR_CONFIRM, default=False): cv.boolean,
     }
 )
@@ -72,7 +93,9 @@ READ_REGISTERS_SCHEMA = vol.Schema(
             [table.value for table in Table]
         ),
         vol.Required(ATTR_ADDRESS): _WORD,
-        vol.Optional(ATTR_COUNT, default=1): vol.All(vol.Coerce(int), vol.Range(min=1, max=2000)),
+        vol.Optional(ATTR_COUNT, default=1): vol.All(
+            _whole_number, vol.Range(min=1, max=_MOST_ITEMS_PER_READ)
+        ),
     }
 )
 
@@ -119,12 +142,17 @@ async def _run_command(call: ServiceCall) -> ServiceResponse:
 async def _transfer_energy(call: ServiceCall) -> ServiceResponse:
     """Preset a PowerLogic meter's energy counters from an old meter or noted values."""
     coordinator, target = _device(call.hass, call.data[ATTR_DEVICE])
+    from_meter = ATTR_SOURCE in call.data
+    if from_meter == (ATTR_REGISTERS in call.data):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="two_energy_sources" if from_meter else "no_energy_source",
+        )
     source = None
-    if ATTR_SOURCE in call.data:
-        _, source_device = _device(call.hass, call.data[ATTR_SOURCE])
-        source = source_device.session
-    elif ATTR_REGISTERS not in call.data:
-        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_energy_source")
+    if from_meter:
+        _, old_meter = _device(call.hass, call.data[ATTR_SOURCE])
+        _check_old_meter(target, old_meter)
+        source = old_meter.session
     async with action_errors(coordinator, target):
         result = await target.session.transfer_energy(
             source=source,
@@ -158,34 +186,57 @@ async def _read_registers(call: ServiceCall) -> ServiceResponse:
         values = await device.session.read_registers(
             table, call.data[ATTR_ADDRESS], call.data[ATTR_COUNT]
         )
-    return {
-        "table": table.value,
-        "address": call.data[ATTR_ADDRESS],
-        "values": values,
-    }
+    return {"table": table.value, "address": call.data[ATTR_ADDRESS], "values": values}
 
 
 def _device(hass: HomeAssistant, device_id: str) -> tuple[PowerbusCoordinator, PowerbusDevice]:
-    """Return the loaded link and the Powerbus device a service call names."""
-    entry = dr.async_get(hass).async_get(device_id)
-    uids = {ident for domain, ident in entry.identifiers if domain == DOMAIN} if entry else set()
-    for config_entry in hass.config_entries.async_entries(DOMAIN):
-        if config_entry.state is not ConfigEntryState.LOADED:
-            continue
-        coordinator = _coordinator(config_entry)
-        for device in coordinator.devices.values():
-            if device.uid in uids:
-                return coordinator, device
+    """Return the loaded link and the Powerbus device a service call names.
+
+    Raises:
+        ServiceValidationError: no such Powerbus device (``unknown_device``), or its
+            link is not loaded (``link_not_loaded``).
+
+    """
+    registered = dr.async_get(hass).async_get(device_id)
+    uids: set[str] = set()
+    name = device_id
+    if registered is not None:
+        uids = {ident for domain, ident in registered.identifiers if domain == DOMAIN}
+        name = registered.name_by_user or registered.name or device_id
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            coordinator: PowerbusCoordinator = entry.runtime_data
+            for device in coordinator.devices.values():
+                if device.uid in uids:
+                    return coordinator, device
+        elif any((s.unique_id or s.subentry_id) in uids for s in entry.subentries.values()):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="link_not_loaded",
+                translation_placeholders={"device": name, "link": entry.title},
+            )
     raise ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="unknown_device",
-        translation_placeholders={"device": device_id},
+        translation_placeholders={"device": name},
     )
 
 
-def _coordinator(entry: PowerbusConfigEntry) -> PowerbusCoordinator:
-    """Return a loaded entry's coordinator."""
-    return entry.runtime_data
+def _check_old_meter(target: PowerbusDevice, old_meter: PowerbusDevice) -> None:
+    """Refuse an old meter that cannot give the new one its counters."""
+    placeholders = {"device": old_meter.subentry.title}
+    if old_meter is target:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="same_meter",
+            translation_placeholders=placeholders,
+        )
+    if not old_meter.snapshot.available:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="old_meter_unavailable",
+            translation_placeholders={**placeholders, "error": old_meter.snapshot.error or ""},
+        )
 
 
 def _command_response(result: CommandResult) -> dict[str, Any]:
@@ -201,8 +252,10 @@ def _command_response(result: CommandResult) -> dict[str, Any]:
 
 def _transfer_response(result: EnergyTransferResult) -> dict[str, Any]:
     """Describe an energy transfer: the meter's status code and each quantity checked."""
+    report = result.command
     return {
-        "status": result.command.outcome,
+        "status": report.outcome,
+        "status_code": next(iter(report.readback.values()), None),
         "written": list(result.written),
         "read_back": list(result.read_back),
         "quantities": [

@@ -17,7 +17,7 @@ from .codecs import decode_point, encode_point, exponent_from_register
 from .commands import CommandResult, plan_command, run_command, validate_params
 from .counter_guard import CounterGuard
 from .energy_transfer import EnergyTransferResult, transfer_energy
-from .errors import CommandFailedError, ConfirmationRequiredError, WriteValidationError
+from .errors import CommandFailedError, ConfirmationRequiredError, DecodeError, WriteValidationError
 from .models import Command, Point, PointState, Profile, Reading, Table, Value
 from .poller import ALL_GROUPS, Poller, PollResult
 from .turns import Priority
@@ -177,7 +177,10 @@ class DeviceActions:
             point = self._point_at(table, address, len(words))
             self._writable_point(point.key, confirm=confirm)
             exponent = self._scale_exponent(point)
-            value = decode_point(point, words, exponent)
+            try:
+                value = decode_point(point, words, exponent)
+            except DecodeError as err:
+                raise WriteValidationError(str(err)) from err
             if value is None:
                 raise WriteValidationError(f"{point.key}: {words} means 'not available'")
             encode_point(point, value, exponent)  # refuses what the write rules do not allow
