@@ -44,7 +44,9 @@ LAYERS: dict[str, int] = {
     "profile": 1,
     "poll_clock": 1,
     "counter_guard": 1,
+    "adapter.frames": 1,
     # the wire
+    "adapter.exchange": 2,
     "adapter.client": 2,
     "bus": 2,
     "registry": 2,

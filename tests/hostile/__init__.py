@@ -1,0 +1,1 @@
+"""Tests against a Modbus server that answers wrongly on purpose."""
