@@ -23,7 +23,14 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.powerbus.coordinator import PowerbusDevice
-from powerbus import HA_2025_4, HA_2026_10, catalogue, entity_unique_id, get_profile
+from powerbus import (
+    HA_2025_4,
+    HA_2026_10,
+    builtin_profiles,
+    catalogue,
+    entity_unique_id,
+    get_profile,
+)
 
 from .harness import simulated_value
 from .simulated import Site
@@ -46,6 +53,11 @@ def translated_name(platform: str, translation_key: str) -> str:
     """Return the English name of an entity, as the translation file gives it."""
     name: str = _entity_names()[platform][translation_key]["name"]
     return name
+
+
+def translated_states(platform: str, translation_key: str) -> set[str]:
+    """Return the states an entity's translation names (an enum sensor's options)."""
+    return set(_entity_names()[platform][translation_key].get("state", {}))
 
 
 def release_tag(profile_key: str) -> str | None:
@@ -141,3 +153,12 @@ def entity_dump(hass: HomeAssistant, device: PowerbusDevice) -> dict[str, str]:
         category = entry.entity_category.value if entry.entity_category else "-"
         lines[found] = " | ".join((entry.original_name or "", shown, classes or "-", category))
     return lines
+
+
+def catalogue_keys() -> dict[str, set[str]]:
+    """Return the translation keys of every shipped profile's entities, by platform."""
+    keys: dict[str, set[str]] = {}
+    for profile_key in builtin_profiles():
+        for spec in catalogue(get_profile(profile_key), HA_2026_10):
+            keys.setdefault(spec.platform.value, set()).add(spec.translation_key)
+    return keys

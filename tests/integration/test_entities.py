@@ -9,6 +9,10 @@ of all of them (one line each) shows the whole shape for review. Where Home Assi
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+import re
+
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, STATE_OFF, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
@@ -20,7 +24,13 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.powerbus.coordinator import PowerbusDevice
 
-from .entity_checks import check_device_entities, entity_dump, release_tag
+from .entity_checks import (
+    catalogue_keys,
+    check_device_entities,
+    entity_dump,
+    release_tag,
+    translated_states,
+)
 from .harness import (
     FAST,
     TIME_TRAVEL,
@@ -36,6 +46,8 @@ from .harness import (
 
 pytestmark = TIME_TRAVEL
 
+_ICONS = Path(__file__).parents[2] / "custom_components" / "powerbus" / "icons.json"
+_MDI = re.compile(r"mdi:[a-z0-9-]+")
 POLLS_REMEMBERED = 8
 """The achieved interval is the mean over this many polls: past the set-up's, it is the ticks'."""
 
@@ -187,3 +199,19 @@ async def test_the_bus_statistics_of_a_device(
         achieved = state_of(hass, meter, "bus_interval_achieved")
         assert achieved.attributes[ATTR_UNIT_OF_MEASUREMENT] == "s"
         assert float(achieved.state) == pytest.approx(FAST, abs=0.1)
+
+
+def test_every_icon_belongs_to_an_entity_a_device_has() -> None:
+    """icons.json names only entities and states the shipped profiles give devices."""
+    icons = json.loads(_ICONS.read_text(encoding="utf-8"))["entity"]
+    shipped = catalogue_keys()
+    for platform, entities in icons.items():
+        for key, icon in entities.items():
+            assert key in shipped.get(platform, set()), f"{platform}.{key} is no entity"
+            named = [icon["default"], *icon.get("state", {}).values()]
+            assert all(_MDI.fullmatch(name) for name in named), f"{platform}.{key}: {named}"
+            states = (
+                {"on", "off"} if platform == "binary_sensor" else translated_states(platform, key)
+            )
+            for state in icon.get("state", {}):
+                assert state in states, f"{platform}.{key}: {state}"
