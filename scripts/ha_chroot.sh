@@ -208,7 +208,10 @@ main() {
     shift 2
     # One invocation at a time per chroot: each one unmounts what it finds mounted there.
     exec 8>"$root.lock"
-    flock 8
+    if ! flock --nonblock 8; then
+        echo "waiting for another command in $root to finish..." >&2
+        flock 8
+    fi
     # An interrupted run exits through the EXIT trap, which unmounts.
     trap 'exit 130' INT
     trap 'exit 143' TERM
