@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.powerbus.const import DOMAIN
+from custom_components.powerbus.coordinator import registered_device
 
 from .simulated import Site, device_subentry, link_entry, start_site
 
@@ -35,7 +35,7 @@ async def test_a_pro380_on_tcp_gets_its_entities(hass: HomeAssistant, pro380: Si
     await hass.async_block_till_done()
 
     assert entry.state is ConfigEntryState.LOADED
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, f"pro380_{serial}")})
+    device = registered_device(hass, entry.entry_id, f"pro380_{serial}")
     assert device is not None
     assert device.serial_number == serial
     entities = er.async_entries_for_device(er.async_get(hass), device.id)
