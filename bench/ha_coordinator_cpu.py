@@ -1,0 +1,243 @@
+"""CPU time of the integration's coordinator per poll of a 10-device link: ``python bench/ha_coordinator_cpu.py``.
+
+Runs in the Home Assistant environment (``.venvs/ha/bin/python bench/ha_coordinator_cpu.py``).
+Ten simulated devices (five PRO380s, two PM800s, a CM4000, a Liebert GXT2 and an APC
+Smart-UPS) share one Modbus TCP endpoint, served by a child process
+(``ha_counting_server.py``) so that answering costs this process nothing. A Home
+Assistant core (the test instance of pytest-homeassistant-custom-component, on real
+time) sets up a Powerbus link to them with the entities each profile enables by
+default, and the benchmark polls through the link's coordinator:
+
+1. **Full polls**: every device reads every enabled point (the coordinator's refresh
+   after each session was asked for a full poll), ``--polls`` times.
+2. **Engine only**: the same full polls of the same points through the engine's
+   ``Scheduler`` on a bus of its own, without Home Assistant, ``--polls`` times.
+3. **Default intervals**: the coordinator's refresh every 2 s (its fast interval) on
+   real time, ``--ticks`` times: mostly the fast groups, the normal groups every 10 s
+   and the slow groups every 60 s, as a running installation polls.
+
+For each poll: the CPU time of the event loop's thread (``time.thread_time``) and of
+the whole process (``time.process_time``) from the start of the refresh until Home
+Assistant has nothing left to do (entity states written, events handled), the wall
+time, and the requests the server answered. Figures are medians over the polls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable
+from dataclasses import dataclass
+import statistics
+
+from ha_harness import (
+    HOST,
+    CountingServer,
+    Request,
+    Sample,
+    counting_server,
+    hold_timer,
+    home_assistant,
+    machine,
+    measure,
+    milliseconds,
+    poll_everything_next,
+    set_up_powerbus,
+)
+from homeassistant.helpers import entity_registry as er
+
+from custom_components.powerbus.const import CONF_UNIT
+from custom_components.powerbus.coordinator import PowerbusCoordinator
+from powerbus import Bus, DeviceSession, LinkKind, LinkSettings, Scheduler, get_profile
+
+DEVICES = {
+    1: "pro380",
+    2: "pro380",
+    3: "pro380",
+    4: "pro380",
+    5: "pro380",
+    6: "pm800",
+    7: "pm800",
+    8: "cm4000",
+    9: "liebert_gxt2",
+    10: "apc_smart_ups",
+}
+FAST_INTERVAL = 2.0
+"""The coordinator's default tick (the fast poll interval), in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One measured poll and the requests it sent."""
+
+    sample: Sample
+    requests: list[Request]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkShape:
+    """What the Home Assistant side polled: enabled points per unit, entities, poll order."""
+
+    enabled: dict[int, frozenset[str]]
+    entities: int
+    order: list[int]
+
+
+async def _coordinator_polls(
+    server: CountingServer, polls: int, ticks: int
+) -> tuple[LinkShape, list[Poll], list[Poll]]:
+    """Poll the link through Home Assistant: full polls, then ticks at the default intervals."""
+    async with home_assistant() as hass:
+        entry, coordinator = await set_up_powerbus(hass, server, DEVICES)
+        hold_timer(coordinator)
+        await coordinator.async_refresh()
+        await server.take()
+        full = []
+        for _ in range(polls):
+            poll_everything_next(coordinator)
+            full.append(await _poll(server, measure(coordinator.async_refresh, hass)))
+        _check_available(coordinator)
+        ticking = []
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for tick in range(1, ticks + 1):
+            await asyncio.sleep(max(0.0, start + tick * FAST_INTERVAL - loop.time()))
+            ticking.append(await _poll(server, measure(coordinator.async_refresh, hass)))
+        _check_available(coordinator)
+        registry = er.async_get(hass)
+        entities = sum(
+            1
+            for entity in er.async_entries_for_config_entry(registry, entry.entry_id)
+            if not entity.disabled
+        )
+        shape = LinkShape(
+            enabled={
+                int(d.subentry.data[CONF_UNIT]): d.session.enabled
+                for d in coordinator.devices.values()
+            },
+            entities=entities,
+            order=[s.unit for s in coordinator.scheduler.sessions],
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    return shape, full, ticking
+
+
+def _check_available(coordinator: PowerbusCoordinator) -> None:
+    """Stop when a device did not answer: its figures would not be a poll's."""
+    silent = [d.subentry.title for d in coordinator.devices.values() if not d.snapshot.available]
+    if silent:
+        raise SystemExit(f"devices not answering: {', '.join(silent)}")
+
+
+async def _engine_polls(server: CountingServer, shape: LinkShape, polls: int) -> list[Poll]:
+    """Poll the same points through the engine's scheduler alone, on a bus of its own."""
+    settings = LinkSettings(kind=LinkKind.TCP, host=HOST, port=server.port)
+    async with Bus(settings) as bus:
+        sessions = [
+            DeviceSession(
+                bus,
+                get_profile(DEVICES[unit]),
+                unit,
+                enabled=shape.enabled[unit],
+                expected_serial=server.serials.get(unit),
+            )
+            for unit in shape.order
+        ]
+        scheduler = Scheduler(sessions)
+        await scheduler.run_due()
+        await server.take()
+        measured = []
+        for _ in range(polls):
+            for session in sessions:
+                session.request_refresh()
+            measured.append(await _poll(server, measure(scheduler.run_due)))
+        if not all(session.available for session in sessions):
+            raise SystemExit("a device did not answer the engine's polls")
+    return measured
+
+
+async def _poll(server: CountingServer, measuring: Awaitable[Sample]) -> Poll:
+    """Await a measurement and take the requests the server answered meanwhile."""
+    sample = await measuring
+    return Poll(sample=sample, requests=await server.take())
+
+
+def _row(label: str, polls: list[Poll]) -> str:
+    """Format one line of figures: requests, loop CPU, process CPU, wall time."""
+    loop_median, loop_p90, loop_max = milliseconds(p.sample.loop_cpu for p in polls)
+    process_median = milliseconds(p.sample.process_cpu for p in polls)[0]
+    wall_median = milliseconds(p.sample.wall for p in polls)[0]
+    requests = statistics.median(len(p.requests) for p in polls)
+    return (
+        f"  {label:<34} {len(polls):>5} {requests:>9.0f} "
+        f"{loop_median:>9.1f} {loop_p90:>7.1f} {loop_max:>7.1f} {process_median:>12.1f} "
+        f"{wall_median:>9.0f}"
+    )
+
+
+def _report(shape: LinkShape, full: list[Poll], engine: list[Poll], ticking: list[Poll]) -> None:
+    """Print the figures."""
+    kinds = Counter(DEVICES.values())
+    points = sum(len(keys) for keys in shape.enabled.values())
+    print()
+    for line in machine():
+        print(line)
+    print(
+        f"link: {len(DEVICES)} devices on one Modbus TCP endpoint "
+        f"({', '.join(f'{n} x {key}' for key, n in kinds.items())}); "
+        f"{shape.entities} entities enabled (the profiles' defaults), {points} points polled"
+    )
+    print()
+    print(
+        f"  {'poll':<34} {'polls':>5} {'requests':>9} "
+        f"{'loop CPU ms: median':>9} {'p90':>7} {'max':>7} {'process CPU ms':>12} {'wall ms':>9}"
+    )
+    print(_row("full poll, Home Assistant", full))
+    print(_row("full poll, engine only", engine))
+    if ticking:
+        print(_row(f"every {FAST_INTERVAL:.0f} s at default intervals", ticking))
+    coordinator = statistics.median(p.sample.loop_cpu for p in full)
+    alone = statistics.median(p.sample.loop_cpu for p in engine)
+    print()
+    print(
+        f"full poll: {coordinator * 1000:.1f} ms of loop CPU for {len(DEVICES)} devices "
+        f"({coordinator * 1000 / len(DEVICES):.2f} ms per device, "
+        f"{coordinator * 1e6 / points:.0f} us per point); the engine alone "
+        f"{alone * 1000:.1f} ms, {alone / coordinator:.0%} of it"
+    )
+    if ticking:
+        seconds = len(ticking) * FAST_INTERVAL
+        spent = sum(p.sample.loop_cpu for p in ticking)
+        requests = sum(len(p.requests) for p in ticking)
+        print(
+            f"default intervals: {spent * 1000 / len(ticking):.1f} ms of loop CPU per tick on "
+            f"average, {spent / seconds:.2%} of one CPU; {requests / seconds:.1f} requests per second"
+        )
+
+
+async def _run(polls: int, ticks: int) -> None:
+    """Measure and report."""
+    async with counting_server(DEVICES) as server:
+        shape, full, ticking = await _coordinator_polls(server, polls, ticks)
+        engine = await _engine_polls(server, shape, polls)
+    _report(shape, full, engine, ticking)
+
+
+def main() -> None:
+    """Parse the options and run the benchmark."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--polls", type=int, default=50, help="full polls of each kind (50)")
+    parser.add_argument(
+        "--ticks", type=int, default=30, help="refreshes every 2 s at default intervals (30)"
+    )
+    parser.add_argument(
+        "--short", action="store_true", help="a quick run: 3 full polls of each kind, 2 ticks"
+    )
+    args = parser.parse_args()
+    polls, ticks = (3, 2) if args.short else (args.polls, args.ticks)
+    asyncio.run(_run(polls, ticks))
+
+
+if __name__ == "__main__":
+    main()
