@@ -37,7 +37,8 @@ CONF_EXPERT_WRITES: Final = "expert_writes"
 DEFAULT_FAST_INTERVAL: Final = 2.0
 DEFAULT_NORMAL_INTERVAL: Final = 10.0
 DEFAULT_SLOW_INTERVAL: Final = 60.0
-MIN_INTERVAL: Final = 0.2
+MIN_INTERVAL: Final = 1.0
+"""Home Assistant's coordinators schedule to whole seconds: a shorter interval would spin."""
 MAX_INTERVAL: Final = 3600.0
 
 # --- A device (a config subentry) -------------------------------------------------------------

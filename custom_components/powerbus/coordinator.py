@@ -48,6 +48,8 @@ from .engine import (
 )
 from .repairs import repair_points
 
+_SHORTEST_TICK = 1.0
+"""Home Assistant schedules refreshes to whole seconds; a shorter wait would spin."""
 GATEWAY_FAMILY = "gateways"
 """The profile family of Modbus gateways: the other devices on their link sit behind them."""
 
@@ -138,6 +140,7 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
         ups_first = sorted(self.devices.values(), key=lambda d: not _is_ups(d))
         self.scheduler = Scheduler([d.session for d in ups_first], clock=monotonic_seconds)
         fastest = min((d.session.intervals.fast for d in self.devices.values()), default=60.0)
+        self._longest_tick = fastest
         super().__init__(
             hass,
             LOGGER,
@@ -151,6 +154,7 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
         """Poll what is due, with only the points enabled entities need."""
         self._enable_points()
         await self.scheduler.run_due(self._show_poll)
+        self._tick_when_next_due()
         snapshots = {sid: d.snapshot for sid, d in self.devices.items()}
         link_answers = not snapshots or any(s.available for s in snapshots.values())
         for device in self.devices.values():
@@ -168,6 +172,21 @@ class PowerbusCoordinator(DataUpdateCoordinator[PowerbusData]):
                 },
             )
         return PowerbusData(snapshots=snapshots)
+
+    def _tick_when_next_due(self) -> None:
+        """Come back when the scheduler's next device is due, not an interval after this refresh.
+
+        Counting the interval from the end of a refresh would add every poll's duration to
+        the interval achieved; the scheduler knows when each group is due. A coordinator
+        whose timer was stopped (no interval) stays stopped.
+        """
+        if self.update_interval is None:
+            return
+        due = self.scheduler.next_due()
+        delay = self._longest_tick if due is None else due - monotonic_seconds()
+        self.update_interval = timedelta(
+            seconds=min(max(delay, _SHORTEST_TICK), self._longest_tick)
+        )
 
     @callback
     def _show_poll(self, session: DeviceSession, snapshot: DeviceSnapshot) -> None:
