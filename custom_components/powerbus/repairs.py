@@ -53,7 +53,13 @@ _ENABLE_FLOATS = ("enable_float_registers_pm800", "enable_float_registers_cm")
 ISSUE_IDENTITY_MISMATCH: Final = "identity_mismatch"
 ISSUE_FLOAT_REGISTERS_OFF: Final = "float_registers_off"
 ISSUE_LINK_TOO_SLOW: Final = "link_too_slow"
-ISSUES: Final = (ISSUE_IDENTITY_MISMATCH, ISSUE_FLOAT_REGISTERS_OFF, ISSUE_LINK_TOO_SLOW)
+ISSUE_COUNTER_REFUSED: Final = "counter_refused"
+ISSUES: Final = (
+    ISSUE_IDENTITY_MISMATCH,
+    ISSUE_FLOAT_REGISTERS_OFF,
+    ISSUE_LINK_TOO_SLOW,
+    ISSUE_COUNTER_REFUSED,
+)
 
 TIMING_WINDOW: Final = 8
 """The poll starts the scheduler's achieved interval is the mean over (seven intervals)."""
@@ -132,6 +138,7 @@ class _RepairWatch:
         for subentry_id, device in devices.items():
             self._check_identity(subentry_id, device)
             self._check_floats(subentry_id, device)
+            self._check_counters(subentry_id, device)
             if not outage:
                 self._check_speed(subentry_id, device, shortfalls.get(device.session, ()))
 
@@ -168,6 +175,23 @@ class _RepairWatch:
             subentry_id,
             switch == FLOATS_OFF,
             {"device": device.subentry.title},
+            fixable=True,
+            data={"entry_id": self._coordinator.config_entry.entry_id, "subentry_id": subentry_id},
+        )
+
+    def _check_counters(self, subentry_id: str, device: PowerbusDevice) -> None:
+        """Raise the issue while an energy counter's readings are refused (it went back or jumped)."""
+        refused = sorted(device.session.refused_counters)
+        readings = device.snapshot.readings
+        self._toggle(
+            ISSUE_COUNTER_REFUSED,
+            subentry_id,
+            bool(refused),
+            {
+                "device": device.subentry.title,
+                "counters": ", ".join(device.profile.point(key).name for key in refused),
+                "error": "; ".join(readings[key].error or "" for key in refused if key in readings),
+            },
             fixable=True,
             data={"entry_id": self._coordinator.config_entry.entry_id, "subentry_id": subentry_id},
         )
@@ -241,8 +265,8 @@ def _expects_floats(profile: Profile) -> bool:
     )
 
 
-class EnableFloatRegisters(RepairsFlow):
-    """Switch a PowerLogic meter's float registers on, after the user confirms."""
+class _DeviceRepair(RepairsFlow):
+    """A repair of one device: confirm, act, read the device again."""
 
     def __init__(self, entry_id: str, subentry_id: str) -> None:
         """Remember which device to fix."""
@@ -254,7 +278,7 @@ class EnableFloatRegisters(RepairsFlow):
         return await self.async_step_confirm()
 
     async def async_step_confirm(self, user_input: dict[str, Any] | None = None) -> FlowResult:
-        """Ask for the confirmation, then run the command and read the meter again."""
+        """Ask for the confirmation, then act and read the device again."""
         found = self._device()
         if found is None:
             return self.async_abort(reason="device_gone")
@@ -265,16 +289,19 @@ class EnableFloatRegisters(RepairsFlow):
                 data_schema=vol.Schema({}),
                 description_placeholders={"device": device.subentry.title},
             )
-        command = next(c.key for c in device.profile.commands if c.key in _ENABLE_FLOATS)
         try:
             async with action_errors(coordinator, device):
-                await device.session.run_command(command, confirm=True)
+                await self._act(device)
         except HomeAssistantError as err:
             return self.async_abort(
                 reason="command_failed", description_placeholders={"error": str(err)}
             )
         await coordinator.async_request_refresh()
         return self.async_create_entry(data={})
+
+    async def _act(self, device: PowerbusDevice) -> None:
+        """Do what fixes the issue."""
+        raise NotImplementedError
 
     def _device(self) -> tuple[PowerbusCoordinator, PowerbusDevice] | None:
         """Return the device the issue is about and its link, if the link is loaded."""
@@ -286,9 +313,29 @@ class EnableFloatRegisters(RepairsFlow):
         return None if device is None else (coordinator, device)
 
 
+class EnableFloatRegisters(_DeviceRepair):
+    """Switch a PowerLogic meter's float registers on, after the user confirms."""
+
+    async def _act(self, device: PowerbusDevice) -> None:
+        """Run the meter's "enable float registers" command."""
+        command = next(c.key for c in device.profile.commands if c.key in _ENABLE_FLOATS)
+        await device.session.run_command(command, confirm=True)
+
+
+class AcceptCounterReading(_DeviceRepair):
+    """Show an energy counter's new reading after all (a meter reset at the meter itself)."""
+
+    async def _act(self, device: PowerbusDevice) -> None:
+        """Let the next reading of the refused counters through."""
+        device.session.accept_counters(device.session.refused_counters)
+
+
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
     """Return the flow that fixes a fixable issue."""
     assert data is not None  # every fixable issue carries its device
-    return EnableFloatRegisters(str(data["entry_id"]), str(data["subentry_id"]))
+    flow = (
+        AcceptCounterReading if issue_id.startswith(ISSUE_COUNTER_REFUSED) else EnableFloatRegisters
+    )
+    return flow(str(data["entry_id"]), str(data["subentry_id"]))

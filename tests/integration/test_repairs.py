@@ -4,6 +4,8 @@
   which clears once the configured meter answers again;
 - a PowerLogic float-variant meter whose float registers are off raises a fixable
   float_registers_off, whose flow switches them on at the meter;
+- an energy counter that went back raises a fixable counter_refused, whose flow lets
+  the new reading through;
 - a link's issues go when it unloads, stay while its set-up is retried, and those of
   devices removed meanwhile are dropped.
 
@@ -21,12 +23,13 @@ from homeassistant.components.repairs import repairs_flow_manager
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 import pytest
 
 from custom_components.powerbus.const import DOMAIN
 from custom_components.powerbus.repairs import (
+    ISSUE_COUNTER_REFUSED,
     ISSUE_FLOAT_REGISTERS_OFF,
     ISSUE_IDENTITY_MISMATCH,
     ISSUES,
@@ -231,3 +234,40 @@ def test_every_issue_has_a_title_and_a_text() -> None:
         assert issues[kind].get("description") or issues[kind]["fix_flow"]["step"]["confirm"]
     aborts = issues[ISSUE_FLOAT_REGISTERS_OFF]["fix_flow"]["abort"]
     assert set(aborts) == {"device_gone", "command_failed"}
+
+
+# --- counter_refused -------------------------------------------------------------------------
+def _state_of(link: Link, key: str) -> str:
+    """Return the state of one of the device's sensors."""
+    uid = link.entry.subentries[link.subentry_id].unique_id
+    registry = er.async_get(link.hass)
+    entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{uid}_{key}")
+    assert entity_id is not None
+    state = link.hass.states.get(entity_id)
+    assert state is not None
+    return state.state
+
+
+async def test_a_counter_that_went_back_is_shown_again_once_the_user_accepts_it(
+    meter: Link,
+) -> None:
+    """A reset made at the meter itself: not shown, a fixable issue, then shown once accepted."""
+    hass, simulated = meter.hass, meter.recorded.site.devices[UNIT]
+    simulated.paused = True
+    before = float(_state_of(meter, "import_active_energy"))
+    simulated.set_value("import_active_energy", 1.5)
+    await meter.poll_now()
+
+    assert _state_of(meter, "import_active_energy") == "unavailable"
+    issue = meter.issue(ISSUE_COUNTER_REFUSED)
+    assert issue is not None
+    assert issue.is_fixable
+    assert_translated(issue)
+    assert f"went back from {before:g}" in issue.translation_placeholders["error"]
+
+    done = await _confirm(hass, await _repair(hass, issue))
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await meter.poll_now()
+
+    assert float(_state_of(meter, "import_active_energy")) == pytest.approx(1.5)
+    assert meter.issue(ISSUE_COUNTER_REFUSED) is None
