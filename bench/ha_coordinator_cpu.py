@@ -197,6 +197,9 @@ def _report(shape: LinkShape, full: list[Poll], engine: list[Poll], ticking: lis
     print(_row("full poll, engine only", engine))
     if ticking:
         print(_row(f"every {FAST_INTERVAL:.0f} s at default intervals", ticking))
+    refused = sum(r.refused for p in (*full, *engine, *ticking) for r in p.requests)
+    if refused:
+        print(f"  ! {refused} requests refused during the measured polls")
     coordinator = statistics.median(p.sample.loop_cpu for p in full)
     alone = statistics.median(p.sample.loop_cpu for p in engine)
     print()

@@ -213,6 +213,8 @@ async def run_core(
             if isinstance(entity, ModbusRegisterSensor)
         ]
         entities = sum(len(platform.entities) for platform in async_get_platforms(hass, "modbus"))
+        if not polled:
+            raise SystemExit(f"core's modbus set up no sensors ({label})")
         await server.take()
 
         async def update(sensor: ModbusRegisterSensor) -> None:

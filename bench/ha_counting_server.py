@@ -31,6 +31,7 @@ import asyncio
 from collections import Counter
 from dataclasses import astuple, dataclass
 import json
+import logging
 import sys
 from typing import Any
 
@@ -231,6 +232,8 @@ def _say(message: dict[str, Any]) -> None:
 
 def main() -> None:
     """Parse the devices and serve them."""
+    # Refused requests are counted by the parent; pymodbus would print each one.
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--device",

@@ -40,7 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 from homeassistant import loader  # noqa: E402
 from homeassistant.const import __version__ as HA_VERSION  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
-from homeassistant.helpers import entity_registry as er  # noqa: E402
+from homeassistant.helpers import entity_registry as er, frame  # noqa: E402
 import pymodbus  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant  # noqa: E402
 
@@ -156,6 +156,8 @@ async def home_assistant() -> AsyncIterator[HomeAssistant]:
         async with async_test_home_assistant(config_dir=config_dir) as hass:
             # Let the loader look for custom integrations (this repository's).
             hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+            # Integrations report deprecated calls through the frame helper, as in a real core.
+            frame.async_setup(hass)
             try:
                 yield hass
             finally:
@@ -277,25 +279,17 @@ def milliseconds(values: Iterable[float]) -> tuple[float, float, float]:
 def machine() -> list[str]:
     """Describe the machine and the software the figures come from."""
     model = "unknown"
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        lscpu = ""
-    for line in lscpu.splitlines():
+    for line in _output("lscpu").splitlines() or _cpuinfo():
         name, _, value = line.partition(":")
-        if name.strip() == "Model name":
+        if name.strip() in ("Model name", "model name"):
             model = value.strip()
-    commit = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
+            break
+    commit = _output("git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty")
     load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
     return [
         (
             f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-            f'lscpu model "{model}", {platform.system()} {platform.release()}, '
+            f'CPU model "{model}", {platform.system()} {platform.release()}, '
             f"load average {load}"
         ),
         (
@@ -303,3 +297,19 @@ def machine() -> list[str]:
             f"pymodbus {pymodbus.__version__}, repository at {commit or 'unknown'}"
         ),
     ]
+
+
+def _output(*command: str) -> str:
+    """Return what a command printed; nothing when it is not installed."""
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+    except OSError:
+        return ""
+
+
+def _cpuinfo() -> list[str]:
+    """Return the lines of /proc/cpuinfo (where lscpu is missing)."""
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
