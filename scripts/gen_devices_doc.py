@@ -25,10 +25,13 @@ import yaml
 from powerbus.models import (
     Addressing,
     AddressRange,
+    AllOf,
+    AnyOf,
     BusLimits,
     CheckStep,
     Command,
     Confidence,
+    DetectRule,
     ParamKind,
     ParamSpec,
     Point,
@@ -38,6 +41,7 @@ from powerbus.models import (
     Step,
     Table,
     TransportDefaults,
+    UnitIds,
     ValueRef,
     WaitStep,
     WriteStep,
@@ -221,8 +225,8 @@ def variants_section(family: Family) -> list[str]:
                 ", ".join(code(name) for name in variant["point_sets"]),
                 len(profile.points),
                 ", ".join(code(c.key) for c in profile.commands) or "—",
-                "; ".join(probe_text(family, probe) for probe in profile.detect)
-                or "none (pick by hand)",
+                "; ".join(rule_text(family, rule) for rule in profile.detect)
+                or ("the family's rules" if profile.family_detect else "none (pick by hand)"),
             ]
         )
     header = [
@@ -235,7 +239,29 @@ def variants_section(family: Family) -> list[str]:
         "Commands",
         "Detection",
     ]
-    return ["### Variants", "", *table(header, rows), ""]
+    family_rules = next(iter(family.profiles.values())).family_detect
+    recognised = (
+        [
+            "Recognised as this family when: "
+            + "; ".join(rule_text(family, rule) for rule in family_rules)
+            + ". The variants' own rules then tell them apart; where none fits wholly, every "
+            "variant that fits best is named.",
+            "",
+        ]
+        if family_rules
+        else []
+    )
+    return ["### Variants", "", *recognised, *table(header, rows), ""]
+
+
+def rule_text(family: Family, rule: DetectRule) -> str:
+    """Describe one detection rule."""
+    if isinstance(rule, UnitIds):
+        return "answers at unit id " + " or ".join(str(unit) for unit in rule.units)
+    if isinstance(rule, AnyOf | AllOf):
+        joint = " or " if isinstance(rule, AnyOf) else " and "
+        return "(" + joint.join(rule_text(family, member) for member in rule.rules) + ")"
+    return probe_text(family, rule)
 
 
 def probe_text(family: Family, probe: Probe) -> str:
@@ -244,6 +270,12 @@ def probe_text(family: Family, probe: Probe) -> str:
         outcome = "reads " + ", ".join(f"0x{value:04X}" for value in probe.values)
     elif probe.expect is ProbeExpectation.EXCEPTION:
         outcome = "must be refused"
+    elif probe.expect is ProbeExpectation.ONE_OF:
+        outcome = "reads " + " or ".join(str(value) for value in probe.values)
+    elif probe.expect is ProbeExpectation.RANGE:
+        outcome = f"reads {probe.minimum} to {probe.maximum}"
+    elif probe.expect is ProbeExpectation.UNIT_ID:
+        outcome = "reads the unit id" + (f" {probe.offset:+d}" if probe.offset else "")
     else:
         outcome = "must answer"
     where = documented(family, probe.table, probe.address)
@@ -676,7 +708,8 @@ def render(families: Sequence[Family]) -> str:
         "",
         f"{len(families)} device families, {variants} variants. A variant is one profile: a model range",
         "and firmware with one register map. Pick it in the device setup, or let detection pick it",
-        "where the variant has detection probes.",
+        "where its family or variant has detection rules; where the variant cannot be told, detection",
+        "names every variant it may be.",
         "",
         "How to read the point tables: *Address* is the address as the family's source documents write",
         "it, *PDU* the zero-based address on the wire. *Type* is the data type with its register count",

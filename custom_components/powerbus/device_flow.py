@@ -38,10 +38,10 @@ from .engine import (
     Profile,
     ProfileError,
     builtin_profiles,
-    detect_profile,
     device_uid,
     get_profile,
     link_id,
+    recognise,
     scan,
 )
 from .release import link_registry
@@ -149,19 +149,24 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Pick one of the devices that answered and were recognised."""
         known = self._configured_units()
-        choices = {str(found.unit): found for found in self._found if found.unit not in known}
+        choices = {
+            _choice(found, profile): (found, profile)
+            for found in self._found
+            if found.unit not in known
+            for profile in found.candidates or (found.profile,)
+        }
         if not choices:
             return self.async_abort(reason="nothing_found")
         errors: dict[str, str] = {}
         if user_input is not None:
-            picked = choices[user_input[CONF_FOUND]]
-            answer = await self._identify(picked.profile, picked.unit)
+            picked, profile = choices[user_input[CONF_FOUND]]
+            answer = await self._identify(profile, picked.unit)
             if isinstance(answer, _Answer):
-                return self._create(picked.profile, picked.unit, answer)
+                return self._create(profile, picked.unit, answer)
             errors["base" if answer == _LINK_DOWN else CONF_FOUND] = answer
         options = [
-            selector.SelectOptionDict(value=value, label=_label(found))
-            for value, found in choices.items()
+            selector.SelectOptionDict(value=value, label=_label(found, profile))
+            for value, (found, profile) in choices.items()
         ]
         return self.async_show_form(
             step_id="pick",
@@ -231,17 +236,20 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     ) -> _Answer | str:
         """Read the device at ``unit`` with ``profile``; return who it is, or why not (a key).
 
-        The profile's recognition probes run first, then the whole device is read once.
-        A device that stays silent, or that a gateway reports unreachable, is
-        ``no_answer``; one that answers but not the probes is ``wrong_device``.
+        The device is recognised first (among the variants of the profile's family),
+        then read once whole. A device that stays silent, or that a gateway reports
+        unreachable, is ``no_answer``; one that its family's rules do not take for
+        this variant is ``wrong_device``.
         """
         if unit in self._configured_units(except_subentry=keep):
             return _UNIT_IN_USE
         settings = link_settings(self._get_entry().data)
         try:
             async with self._bus() as bus:
-                recognised = not profile.detect or (
-                    await detect_profile(bus, unit, [profile]) is not None
+                recognised = not profile.recognisable or profile in await recognise(
+                    bus,
+                    unit,
+                    [p for p in builtin_profiles().values() if p.family == profile.family],
                 )
                 snapshot = await DeviceSession(bus, profile, unit).refresh()
         except (LinkError, LinkConflictError) as err:
@@ -262,12 +270,13 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         """Probe the unit ids with every shipped profile, reporting progress where it can."""
         update = getattr(self, "async_update_progress", None)
         async with self._bus() as bus:
-            return await scan(
+            result = await scan(
                 bus,
                 units,
                 list(builtin_profiles().values()),
-                None if update is None else lambda done, total, _found: update(done / total),
+                None if update is None else lambda step: update(step.fraction),
             )
+        return list(result.found)
 
     @asynccontextmanager
     async def _bus(self) -> AsyncIterator[Bus]:
@@ -312,16 +321,24 @@ def _same_device(subentry: ConfigSubentry, profile: Profile, answer: _Answer) ->
 
 
 def _recognisable() -> str:
-    """Name the models a scan can recognise (those whose profile has recognition probes)."""
+    """Name the models a scan can recognise (those whose profile has detection rules)."""
     return ", ".join(
-        sorted({f"{p.manufacturer} {p.name}" for p in builtin_profiles().values() if p.detect})
+        sorted(
+            {f"{p.manufacturer} {p.name}" for p in builtin_profiles().values() if p.recognisable}
+        )
     )
 
 
-def _label(found: Identity) -> str:
-    """Name a device found by a scan: unit id, model and serial number."""
+def _choice(found: Identity, profile: Profile) -> str:
+    """Return the value of a scan's pick: the unit id, and the variant when it was not told."""
+    return str(found.unit) if found.variant_known else f"{found.unit}:{profile.key}"
+
+
+def _label(found: Identity, profile: Profile) -> str:
+    """Name a device found by a scan: unit id, model and serial number (and its doubt)."""
     serial = f" ({found.serial})" if found.serial else ""
-    return f"{found.unit}: {found.profile.manufacturer} {found.profile.name}{serial}"
+    doubt = "" if found.variant_known else f" (one of {len(found.candidates)} possible models)"
+    return f"{found.unit}: {profile.manufacturer} {profile.name}{serial}{doubt}"
 
 
 def _device_schema() -> vol.Schema:

@@ -504,16 +504,22 @@ async def test_scan_finds_the_meter_at_unit_1_only(
     assert parse_table(captured.out) == [
         {
             "unit": "1",
+            "family": "pro380",
             "profile": "pro380",
             "serial": str(meter.device.get_value("serial_number")),
             "firmware": str(meter.device.get_value("software_version")),
         }
     ]
-    assert captured.err.splitlines() == [
-        "scanned 1/3, found 1",
-        "scanned 2/3, found 1",
-        "scanned 3/3, found 1",
+    progress = captured.err.splitlines()
+    assert [line.split(", about")[0] for line in progress[:-1]] == [
+        "probed 1/3, 1 answered",
+        "probed 2/3, 1 answered",
+        "probed 3/3, 1 answered",
+        "recognised 1/1 that answered",
     ]
+    assert re.fullmatch(
+        r"probed 3 unit ids in \d+\.\d s: 1 recognised, 0 not recognised", progress[-1]
+    )
 
 
 async def test_scan_json_and_nothing_found(
@@ -528,7 +534,7 @@ async def test_scan_json_and_nothing_found(
     assert await run_cli("scan", meter.link, "--units", "5,9", "--timeout", "0.2") == 1
     captured = capsys.readouterr()
     assert "no device answered" in captured.err
-    assert "scanned 2/2, found 0" in captured.err
+    assert "probed 2/2, 0 answered" in captured.err
 
 
 # ---------------------------------------------------------------------------

@@ -261,7 +261,8 @@ def test_named_kinds_load_as_enums() -> None:
             "expect: refused",
             (
                 r"variant 'tiny', field 'detect\[1\].expect': "
-                r"expected 'answer', 'exception' or a list of register values"
+                r"expected 'answer', 'exception', a list of register values, \{in: \[\.\.\.\]\}, "
+                r"\{range: \[lowest, highest\]\} or \{unit_id_plus: number\}"
             ),
         ),
         (

@@ -270,7 +270,7 @@ async def test_a_meter_configured_on_any_link_is_not_added_again(
 async def test_a_scan_shows_progress_and_offers_the_new_devices_it_recognised(
     hass: HomeAssistant, make_site: SiteFactory
 ) -> None:
-    """Configured, unrecognisable and unreachable units are left out; the one picked is added."""
+    """Configured and unreachable units are left out, a Liebert UPS is offered; the one picked is added."""
     site = await make_site(
         {1: "pro380", 2: "apc_smart_ups", 3: "liebert_gxt2", 4: "pro380", 5: "pro380"}
     )
@@ -289,7 +289,7 @@ async def test_a_scan_shows_progress_and_offers_the_new_devices_it_recognised(
     pick = await configure(hass, progress)
 
     assert_form(pick, DEVICE, "pick")
-    assert select_options(pick, CONF_FOUND) == ["2", "5"]
+    assert select_options(pick, CONF_FOUND) == ["2", "3", "5"]
     created = await configure(hass, pick, found="5")
     await hass.async_block_till_done()
 
@@ -347,11 +347,14 @@ def test_any_text_is_unit_ids_or_refused(text: str) -> None:
 async def test_a_scan_that_finds_nothing_new_ends_saying_so(
     hass: HomeAssistant, make_site: SiteFactory
 ) -> None:
-    """Configured devices and devices no profile recognises are not offered."""
+    """A configured device is not offered again; a Liebert UPS is recognised by its fingerprint."""
     site = await make_site({1: "pro380", 3: "liebert_gxt2"})
     entry = await loaded_link(hass, site, pro380_at(1))
 
-    assert_abort(await scan(hass, entry, "1, 3"), DEVICE, "nothing_found")
+    assert_abort(await scan(hass, entry, "1, 5"), DEVICE, "nothing_found")
+    pick = await scan(hass, entry, "1, 3")
+    assert_form(pick, DEVICE, "pick")
+    assert select_options(pick, CONF_FOUND) == ["3"]
 
 
 async def test_a_scan_of_a_link_that_went_down_ends_saying_so(
@@ -546,3 +549,21 @@ async def test_a_device_on_a_serial_line_is_added_and_a_silent_unit_id_is_refuse
         assert added["type"] is FlowResultType.CREATE_ENTRY
         assert states_of_device(hass, entry, PRO380_UID)
         await unload_all(hass)
+
+
+async def test_a_scan_offers_every_model_a_device_may_be(
+    hass: HomeAssistant, make_site: SiteFactory
+) -> None:
+    """A gateway no register tells from its twin is offered as both; the model picked is added."""
+    site = await make_site({254: "egx100"})
+    entry = await loaded_link(hass, site)
+
+    pick = await scan(hass, entry, "254")
+
+    assert_form(pick, DEVICE, "pick")
+    assert select_options(pick, CONF_FOUND) == ["254:egx100", "254:egx300"]
+    created = await configure(hass, pick, found="254:egx300")
+    await hass.async_block_till_done()
+    assert created["type"] is FlowResultType.CREATE_ENTRY
+    assert created["data"][CONF_PROFILE] == "egx300"
+    assert created["data"][CONF_UNIT] == 254

@@ -38,7 +38,7 @@ from .errors import (
     RequestTimeoutError,
     WriteValidationError,
 )
-from .identify import Identity, detect_profile, scan
+from .identify import Identity, detect_profile, recognise
 from .link import LinkKind, LinkSettings, parse_link
 from .models import (
     Command,
@@ -57,6 +57,7 @@ from .models import (
 )
 from .profile import ProfileLibrary, builtin_profiles, get_profile, load_profile_file, load_profiles
 from .registry import LinkConflictError, LinkRegistry, link_key
+from .scanner import ScanPhase, ScanProgress, ScanResult, Unrecognised, scan
 from .scheduler import DeviceTiming, Scheduler
 from .session import DeviceSession
 from .snapshot import DeviceIdentity, DeviceSnapshot, GroupTiming, PollIntervals
@@ -110,6 +111,9 @@ __all__ = [
     "Reading",
     "RequestTimeoutError",
     "RetryPolicy",
+    "ScanPhase",
+    "ScanProgress",
+    "ScanResult",
     "Scheduler",
     "Source",
     "StateClass",
@@ -117,6 +121,7 @@ __all__ = [
     "TrafficCallback",
     "Transport",
     "TransportFactory",
+    "Unrecognised",
     "UpsState",
     "UpsStatus",
     "Value",
@@ -136,5 +141,6 @@ __all__ = [
     "load_profiles",
     "operate",
     "parse_link",
+    "recognise",
     "scan",
 ]

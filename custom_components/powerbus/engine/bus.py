@@ -204,8 +204,14 @@ class Bus:
         limits: BusLimits = DEFAULT_LIMITS,
         *,
         retries: int | None = None,
+        reopen_after_timeout: bool = True,
     ) -> list[int] | list[bool]:
-        """Read ``count`` items of ``table`` from ``unit``; ``retries`` overrides the policy's."""
+        """Read ``count`` items of ``table`` from ``unit``; ``retries`` overrides the policy's.
+
+        After a timeout the link is reopened, so that a late answer is never taken for
+        the next one. A caller whose next request goes to another unit (a scan) may keep
+        the link open instead: the transport takes only an answer from the unit asked.
+        """
         timeout = limits.request_timeout(count)
         return await self._transact(
             unit,
@@ -213,6 +219,7 @@ class Bus:
             lambda: self._link.read(table, address, count, unit, timeout),
             timeout,
             retries=retries,
+            reopen_after_timeout=reopen_after_timeout,
         )
 
     async def write_registers(
@@ -256,11 +263,13 @@ class Bus:
         *,
         retries: int | None = None,
         repeatable: bool = True,
+        reopen_after_timeout: bool = True,
     ) -> _T:
         """Run one request under the bus lock with spacing, retries and reconnects.
 
         A request that is not ``repeatable`` (a write) is retried only when it was
-        never sent or the device answered "busy".
+        never sent or the device answered "busy". A timeout reopens the link unless
+        ``reopen_after_timeout`` is False.
         """
         stats = self.stats(unit)
         allowed = self.policy.retries if retries is None else retries
@@ -292,7 +301,9 @@ class Bus:
                 stats.errors[error_kind(err)] += 1
                 if isinstance(err, RequestTimeoutError):
                     stats.timeouts += 1
-                if isinstance(err, LinkError | RequestTimeoutError):
+                if isinstance(err, LinkError) or (
+                    isinstance(err, RequestTimeoutError) and reopen_after_timeout
+                ):
                     # A late answer must never be taken for the next request's (RTU frames
                     # carry no transaction id): start the next attempt on a fresh link.
                     self._dropping_late_answer = isinstance(err, RequestTimeoutError)

@@ -163,6 +163,12 @@ class ProbeExpectation(StrEnum):
     """An exception response: the device must refuse the read."""
     VALUES = "values"
     """An answer with exactly the probe's register values."""
+    ONE_OF = "in"
+    """An answer whose value is one of the probe's ``values``."""
+    RANGE = "range"
+    """An answer whose value lies from ``minimum`` to ``maximum``."""
+    UNIT_ID = "unit_id_plus"
+    """An answer whose value is the unit id the device answers at, plus ``offset``."""
 
 
 class ParamKind(StrEnum):
@@ -192,7 +198,12 @@ class AddressRange:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class BusLimits:
-    """What a device (or the card in front of it) tolerates on the bus."""
+    """What a device (or the card in front of it) tolerates on the bus.
+
+    ``split_at_holes``: a device expected to refuse every address it does not list;
+    when it refuses a read through holes, the read's runs between the holes are read
+    at once and no read crosses those holes again (``refusals.py``).
+    """
 
     max_registers: int = 125
     max_bits: int = 2000
@@ -203,6 +214,7 @@ class BusLimits:
     min_scan_interval: float = 0.0
     timeout: float = 1.0
     timeout_per_register: float = 0.0
+    split_at_holes: bool = False
 
     def max_items(self, table: Table) -> int:
         """Return the most registers (or bits) one read of ``table`` may ask for."""
@@ -300,7 +312,9 @@ class Probe:
     """One read used to recognise a device.
 
     ``expect`` says what the device must do; with :attr:`ProbeExpectation.VALUES`,
-    the registers it answers with must equal ``values``.
+    the registers it answers with must equal ``values``. The other expectations
+    judge the answer's value: its registers as one unsigned number, high word
+    first (a bit reads as 0 or 1).
     """
 
     table: Table
@@ -308,6 +322,34 @@ class Probe:
     count: int
     expect: ProbeExpectation = ProbeExpectation.ANSWER
     values: tuple[int, ...] = ()
+    minimum: int = 0
+    maximum: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class UnitIds:
+    """A detection rule that holds when the device answers at one of ``units``."""
+
+    units: tuple[int, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AnyOf:
+    """A detection rule that holds when one of its ``rules`` holds."""
+
+    rules: tuple[DetectRule, ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AllOf:
+    """A detection rule that holds when every one of its ``rules`` holds."""
+
+    rules: tuple[DetectRule, ...]
+
+
+DetectRule: TypeAlias = Probe | UnitIds | AnyOf | AllOf
+"""One rule of a profile's ``detect`` list: a read, a unit id, or a group of rules."""
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -412,7 +454,12 @@ class Command:
 
 @dataclass(frozen=True, kw_only=True)
 class Profile:
-    """One device variant, resolved from its family file, ready to poll."""
+    """One device variant, resolved from its family file, ready to poll.
+
+    ``family_detect`` (the family file's ``detect``) recognises the family, and
+    ``detect`` tells this variant from the family's others; in a family without
+    family rules, ``detect`` alone recognises the variant (``identify.py``).
+    """
 
     key: str
     family: str
@@ -426,7 +473,8 @@ class Profile:
     limits: BusLimits
     points: tuple[Point, ...]
     commands: tuple[Command, ...] = ()
-    detect: tuple[Probe, ...] = ()
+    detect: tuple[DetectRule, ...] = ()
+    family_detect: tuple[DetectRule, ...] = ()
     serial_point: str | None = None
     firmware_point: str | None = None
     sources: tuple[str, ...] = ()
@@ -448,6 +496,11 @@ class Profile:
     def has_point(self, key: str) -> bool:
         """Whether the profile defines a point with ``key``."""
         return key in self._by_key
+
+    @property
+    def recognisable(self) -> bool:
+        """Whether detection rules can recognise a device of this profile."""
+        return bool(self.detect or self.family_detect)
 
     def command(self, key: str) -> Command:
         """Return the command with ``key``; KeyError if the profile has none."""

@@ -210,7 +210,7 @@ class Poller:
         if not err.is_illegal_address:
             reads.failures.update({p.key: (PointState.ERROR, str(err)) for p in block.points})
             return []
-        retry = learning.record_refusal(block)
+        retry = learning.record_refusal(block, split_at_holes=self.profile.limits.split_at_holes)
         covered = {p.key for b in retry for p in b.points}
         reads.failures.update(
             {

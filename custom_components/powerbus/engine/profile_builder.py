@@ -29,8 +29,6 @@ from .models import (
     DataType,
     Point,
     PollGroup,
-    Probe,
-    ProbeExpectation,
     Profile,
     Table,
     TransportDefaults,
@@ -39,6 +37,7 @@ from .models import (
 )
 from .profile_addresses import AddressError, AddressResolver, check_overlaps, check_views
 from .profile_commands import CommandBuilder
+from .profile_detect import DetectBuilder
 from .profile_reader import ValidatedFamily
 
 _INTEGER_TYPES = frozenset(
@@ -71,6 +70,8 @@ class FamilyBuilder:
         self.addresses = AddressResolver(file=log.file, addressing=self.addressing)
         self.refused = set(family.refused)
         self.commands = CommandBuilder(self.addresses, log, self.refused)
+        self.detection = DetectBuilder(self.addresses, log)
+        self.family_detect = self.detection.rules(self.fields["detect"], {}, "detect")
 
     def build(self) -> dict[str, Profile]:
         """Resolve every variant into a profile."""
@@ -143,14 +144,8 @@ class FamilyBuilder:
             limits=limits,
             points=tuple(points),
             commands=tuple(resolved_commands),
-            detect=tuple(
-                probe
-                for probe in (
-                    self._probe(raw, key, f"detect[{index}]")
-                    for index, raw in enumerate(variant["detect"])
-                )
-                if probe is not None
-            ),
+            detect=self.detection.rules(variant["detect"], {"variant": key}, "detect"),
+            family_detect=self.family_detect,
             serial_point=variant.get("serial_point"),
             firmware_point=variant.get("firmware_point"),
             sources=tuple(self.fields["sources"]),
@@ -327,23 +322,3 @@ class FamilyBuilder:
                 self.log.add("is larger than one read may be", point=point.key, field="count")
         check_views(by_key, self.refused, self.log)
         check_overlaps(by_key.values(), self.log)
-
-    def _probe(self, raw: dict[str, Any], variant: str, field: str) -> Probe | None:
-        """Build one detection probe; None (its problem noted) if its address is wrong."""
-        try:
-            table, address = self.addresses.resolve(raw["address"], raw["table"], "address")
-        except AddressError as err:
-            self.log.add(str(err), variant=variant, field=f"{field}.{err.field}")
-            return None
-        if address + raw["count"] - 1 > 0xFFFF:
-            self.log.add("the read runs past address 65535", variant=variant, field=field)
-            return None
-        expect = raw["expect"]
-        listed = isinstance(expect, list)
-        return Probe(
-            table=table,
-            address=address,
-            count=raw["count"],
-            expect=ProbeExpectation.VALUES if listed else expect,
-            values=tuple(expect) if listed else (),
-        )

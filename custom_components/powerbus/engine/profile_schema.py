@@ -157,6 +157,7 @@ _LIMITS = {
     vol.Optional("min_scan_interval"): _number(0, 3600),
     vol.Optional("timeout"): _number(0.01, 60),
     vol.Optional("timeout_per_register"): _number(0, 10),
+    vol.Optional("split_at_holes"): _FLAG,
 }
 
 _TRANSPORT = {
@@ -212,16 +213,61 @@ POINT_SCHEMA = vol.Schema(
     }
 )
 
-_PROBE = {
-    vol.Optional("table", default=Table.HOLDING_REGISTER.value): _one_of(*Table),
-    vol.Required("address"): _ADDRESS,
-    vol.Optional("count", default=1): _integer(1, 125),
-    vol.Optional("expect", default=ProbeExpectation.ANSWER.value): vol.Any(
-        _one_of(ProbeExpectation.ANSWER, ProbeExpectation.EXCEPTION),
-        [_U16],
-        msg="expected 'answer', 'exception' or a list of register values",
+# What a detection probe expects of the value it reads (its registers as one number).
+_VALUE_TEST = vol.Schema(
+    vol.Any(
+        {vol.Required(ProbeExpectation.ONE_OF.value): vol.All([_RAW], vol.Length(min=1))},
+        {
+            vol.Required(ProbeExpectation.RANGE.value): vol.All(
+                [_RAW], vol.Length(min=2, max=2, msg="is [lowest, highest]")
+            )
+        },
+        {vol.Required(ProbeExpectation.UNIT_ID.value): _integer(-255, 255)},
+        msg="expected {in: [values]}, {range: [lowest, highest]} or {unit_id_plus: number}",
+    )
+)
+
+_PROBE = vol.Schema(
+    {
+        vol.Optional("table"): _one_of(*Table),
+        vol.Required("address"): _ADDRESS,
+        vol.Optional("count", default=1): _integer(1, 125),
+        vol.Optional("expect", default=ProbeExpectation.ANSWER.value): vol.Any(
+            _one_of(ProbeExpectation.ANSWER, ProbeExpectation.EXCEPTION),
+            [_U16],
+            _VALUE_TEST,
+            msg="expected 'answer', 'exception', a list of register values, {in: [...]}, "
+            "{range: [lowest, highest]} or {unit_id_plus: number}",
+        ),
+    }
+)
+
+
+def _detect_rule(value: Any) -> Any:
+    """Accept one detection rule: a probe, ``{unit_ids: [...]}``, ``{any: [...]}`` or ``{all: [...]}``."""
+    if isinstance(value, dict):
+        for kind, schema in _RULE_GROUPS.items():
+            if kind in value:
+                return schema(value)
+    return _PROBE(value)
+
+
+_RULE_GROUPS: Mapping[str, vol.Schema] = {
+    "unit_ids": vol.Schema(
+        {vol.Required("unit_ids"): vol.All([_integer(0, 255)], vol.Length(min=1))}
+    ),
+    "any": vol.Schema(
+        {
+            vol.Required("any"): vol.All(
+                [_detect_rule], vol.Length(min=2, msg="needs at least two rules")
+            )
+        }
+    ),
+    "all": vol.Schema(
+        {vol.Required("all"): vol.All([_detect_rule], vol.Length(min=1, msg="needs a rule"))}
     ),
 }
+_DETECT = [_detect_rule]
 
 _PARAM = {
     vol.Required("key"): _KEY,
@@ -303,7 +349,7 @@ VARIANT_SCHEMA = vol.Schema(
         vol.Required("name"): _TEXT,
         vol.Optional("models", default=list): [_TEXT],
         vol.Optional("firmware"): _TEXT,
-        vol.Optional("detect", default=list): [_PROBE],
+        vol.Optional("detect", default=list): _DETECT,
         vol.Optional("serial_point"): _KEY,
         vol.Optional("firmware_point"): _KEY,
         vol.Required("point_sets"): vol.All(
@@ -317,6 +363,7 @@ VARIANT_SCHEMA = vol.Schema(
 )
 
 _FILE_FIELDS = {
+    vol.Optional("detect", default=list): _DETECT,
     vol.Required("family"): _KEY,
     vol.Required("manufacturer"): _TEXT,
     vol.Optional("addressing", default=Addressing.PDU.value): _one_of(*Addressing),

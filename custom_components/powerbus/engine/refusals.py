@@ -26,7 +26,18 @@ Refused spans and suspected seams
     second) is suspected too: if neither half holds a refusal, the device refused
     the read for crossing from one half into the other or for a hole between them,
     so the halves are not merged again. The suspicion is dropped as soon as a
-    refusal is found inside either half.
+    refusal is found inside either half: that refusal explains the read's.
+
+Reads through holes
+    Halving finds, in a few polls, the fewest reads a device allows, whichever of
+    its holes it refuses. A device expected to refuse every hole (``split_at_holes``:
+    a card that answers only the rows of its table) falls back at once instead: a
+    refused read that crossed holes (addresses no point needs) is not halved, its
+    runs of needed addresses between the holes are read, and every seam between two
+    runs is suspected, until a refusal found inside any run explains the read's
+    refusal instead (then all its seams are dropped). The first poll so learns what
+    halving would take several polls to learn; a device that answers its holes
+    keeps the fewer, longer reads.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 import copy
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import groupby, pairwise
 import time
 from typing import Any
 
@@ -62,12 +73,17 @@ class _Refusal:
 
 @dataclass(slots=True)
 class _Suspect:
-    """Where two halves of a refused read meet, suspected while neither half holds a refusal."""
+    """Where two pieces of a refused read meet, suspected while no piece holds a refusal.
+
+    ``origin`` is the refused read the pieces came from: a refusal found inside any
+    of its pieces explains that refusal, and every seam suspected for it is dropped.
+    """
 
     first: Span
     second: Span
     strikes: int
     retry_at: float
+    origin: Span
 
     @property
     def bridge(self) -> Span:
@@ -115,23 +131,35 @@ class SplitMemory:
         return not any(self._refused.values()) and not any(self._suspected.values())
 
     # --- What the poller tells ------------------------------------------------------------
-    def record_refusal(self, block: ReadBlock) -> list[ReadBlock]:
+    def record_refusal(self, block: ReadBlock, *, split_at_holes: bool = False) -> list[ReadBlock]:
         """Remember that the device refused ``block``; return the reads to try instead.
 
-        The block's points are split in two halves at an address where a point
-        starts, and a half that still holds a refused span is split again. A
-        block whose points all start at one address is not split: its points
-        that span the whole block become refused and the others, if any, are
-        returned as one narrower read. Points of ``block`` in none of the
+        With ``split_at_holes``, a block that crossed holes is cut into its runs
+        between them (see the module notes). Any other block is split in two
+        halves at an address where a point starts, and a half (or run) that still
+        holds a refused span is split again. A block whose points all start at one address is not split:
+        its points that span the whole block become refused and the others, if
+        any, are returned as one narrower read. Points of ``block`` in none of the
         returned reads are refused.
         """
         self._refuse(block.table, Span(block.start, block.end))
         readable = sorted(
             (point for point in block.points if not self.is_refused(point)), key=address_order
         )
+        runs = cut_at_gaps(readable, 0) if split_at_holes and readable else []
+        if len(runs) > 1:
+            retry = []
+            for run in runs:
+                piece = block_of(block.table, run)
+                if self.allows_read(block.table, piece.start, piece.count):
+                    retry.append(piece)
+                else:
+                    retry.extend(self._halves(block.table, run))
+            self._suspect_seams(block.table, Span(block.start, block.end), retry)
+            return retry
         retry = self._halves(block.table, readable)
-        if len(retry) == 2:
-            self._suspect_split(block, *retry)
+        if len(retry) == 2 and retry[0].start == block.start and retry[1].end == block.end:
+            self._suspect_seams(block.table, Span(block.start, block.end), retry)
         return retry
 
     def record_answer(self, block: ReadBlock) -> None:
@@ -205,7 +233,13 @@ class SplitMemory:
                 table, strikes = Table(item["table"]), _strikes(item["strikes"])
                 first, second = _halves(item["first"], item["second"])
                 suspected.setdefault(table, []).append(
-                    _Suspect(first, second, strikes, self._retry(strikes))
+                    _Suspect(
+                        first,
+                        second,
+                        strikes,
+                        self._retry(strikes),
+                        origin=Span(first.start, second.end),
+                    )
                 )
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise ConfigError(_EXPORT_KEY, f"not what export() writes: {err!r}") from err
@@ -233,23 +267,31 @@ class SplitMemory:
             [r for r in refused if not r.span.holds(span)] + [_Refusal(span, 1, self._retry(1))],
             key=lambda r: r.span,
         )
-        self._suspected[table] = [
-            s
-            for s in self._suspected.get(table, ())
-            if not (s.first.holds(span) or s.second.holds(span))
-        ]
+        suspects = self._suspected.get(table, [])
+        explained = {
+            s.origin
+            for s in suspects
+            if s.origin.holds(span)
+            and not any(span.holds(t.bridge) for t in suspects if t.origin == s.origin)
+        }
+        self._suspected[table] = [s for s in suspects if s.origin not in explained]
 
-    def _suspect_split(self, block: ReadBlock, first: ReadBlock, second: ReadBlock) -> None:
-        """Suspect the seam between two halves that together reach over the whole refused block."""
-        if first.start == block.start and second.end == block.end and first.end < second.start:
+    def _suspect_seams(self, table: Table, origin: Span, pieces: Sequence[ReadBlock]) -> None:
+        """Suspect the seam between each two pieces, in address order, of the refused ``origin``."""
+        suspects = self._suspected.setdefault(table, [])
+        for first, second in pairwise(pieces):
+            if first.end >= second.start:
+                continue
             halves = (Span(first.start, first.end), Span(second.start, second.end))
-            suspects = self._suspected.setdefault(block.table, [])
             known = next((s for s in suspects if (s.first, s.second) == halves), None)
             if known is None:
-                suspects.append(_Suspect(*halves, strikes=1, retry_at=self._retry(1)))
+                suspects.append(
+                    _Suspect(*halves, strikes=1, retry_at=self._retry(1), origin=origin)
+                )
             else:
                 known.strikes = min(known.strikes + 1, _MAX_STRIKES)
                 known.retry_at = self._retry(known.strikes)
+                known.origin = origin
 
     def _halves(self, table: Table, points: Sequence[Point]) -> list[ReadBlock]:
         """Split ``points`` in two at a point start; split again any half that is refused.

@@ -16,8 +16,8 @@ from .. import (
     LinkSettings,
     PollGroup,
     Profile,
-    detect_profile,
     parse_link,
+    recognise,
 )
 from ..models import BusLimits
 from .arguments import (
@@ -138,13 +138,22 @@ async def _read_points(
     bus = Bus(settings)
     try:
         await bus.open()
-        profile = named or await detect_profile(bus, args.unit, shipped_profiles(args.timeout))
-        if profile is None:
+        found = (
+            (named,) if named else await recognise(bus, args.unit, shipped_profiles(args.timeout))
+        )
+        if not found:
             return fail(
                 f"no shipped profile recognises {device}; "
                 "name one with --profile (see `powerbus profiles`)",
                 EXIT_FAILURE,
             )
+        if len(found) > 1:
+            return fail(
+                f"{device} may be any of {', '.join(p.key for p in found)}; "
+                "name the right one with --profile (see `powerbus profiles show`)",
+                EXIT_FAILURE,
+            )
+        profile = found[0]
         _LOGGER.debug("reading %s as %s", device, profile.key)
         groups = args.group or frozenset(PollGroup)
         options = ReadOptions(

@@ -8,7 +8,9 @@ scale register holding a signed power of ten. Channels on 100 A sensors use a
 scale of -1 (0.1 A), the others -2 (0.01 A), so a poll has to pair every value
 with its own scale register. The maximum current and power of each channel are
 tracked until they are reset over Modbus; the branch-numbering scheme can be
-set over Modbus too.
+set over Modbus too. The board reports its serial number, firmware, model
+(device id: model A with powers, model B for the current-only variants) and the
+address on its DIP switches in the holding registers of its point map.
 
 Where each value lies and which scale register scales it is stated here, from
 Schneider's FAQ (seed 000) and the researched register list (devices/bcpm.md),
@@ -66,6 +68,25 @@ NUMBERING_REGISTER = 6
 MAX_RESET_FIRST_REGISTER = 1126
 MAX_RESET_CODE = 29877
 NUMBERING_SCHEMES = {0: "top_feed", 1: "bottom_feed", 2: "sequential", 3: "odd_even"}
+
+# BCPMSC point map (devices/identity.md, "Veris BCPM"), holding registers read with function 03:
+# 1-2 serial number (most significant word first), 3 reset-system firmware, 4 operating-system
+# firmware, 5 device id (15170 model C, current only; 15171 model B, branch current and power on the
+# aux inputs; 15172 model A, current and power everywhere), 60000 the address on the DIP switches.
+# Both addresses of a board answer the same map, so both halves report these same values.
+SERIAL_NUMBER_REGISTER = 1
+FIRMWARE_RESET_SYSTEM_REGISTER = 3
+FIRMWARE_REGISTER = 4
+DEVICE_ID_REGISTER = 5
+BOARD_ADDRESS_REGISTER = 60000
+DEVICE_ID_MODEL_A = 15172
+DEVICE_ID_MODEL_B = 15171
+# The simulated board: its serial number, firmware revisions and DIP-switch address (unit id 1,
+# so that its halves answer at the unit ids 1 and 2 that the profiles suggest).
+SERIAL_NUMBER = 0x4A3B2C1D
+FIRMWARE_RESET_SYSTEM = 1010
+FIRMWARE = 1031
+BOARD_ADDRESS = 1
 
 # The exponents this simulated board uses (its sensors and ranges are a simulation choice).
 CURRENT_SCALE = -2
@@ -166,6 +187,7 @@ class BcpmBehaviour:
             name for name in BLOCKS if device.profile.has_point(f"channel_{first}_{name}")
         )
         has_power = "power" in self._blocks
+        _put_identity(device, DEVICE_ID_MODEL_A if has_power else DEVICE_ID_MODEL_B)
         for number in self.channels:
             spare = number % 7 == 0
             channel = _Channel(
@@ -213,6 +235,18 @@ class BcpmBehaviour:
 def _put(device: ProfileDevice, register: int, words: list[int]) -> None:
     """Store words from input register ``register`` (as the register list numbers it) on."""
     device.set_registers(Table.INPUT_REGISTER, register - 1, words)
+
+
+def _put_identity(device: ProfileDevice, device_id: int) -> None:
+    """Store the board's manufacturer registers and DIP-switch address (holding registers)."""
+    for register, words in (
+        (SERIAL_NUMBER_REGISTER, [SERIAL_NUMBER >> 16, SERIAL_NUMBER & 0xFFFF]),
+        (FIRMWARE_RESET_SYSTEM_REGISTER, [FIRMWARE_RESET_SYSTEM]),
+        (FIRMWARE_REGISTER, [FIRMWARE]),
+        (DEVICE_ID_REGISTER, [device_id]),
+        (BOARD_ADDRESS_REGISTER, [BOARD_ADDRESS]),
+    ):
+        device.set_registers(Table.HOLDING_REGISTER, register - 1, words)
 
 
 def _put_scaled(device: ProfileDevice, block: _Block, index: int, value: float) -> None:

@@ -18,6 +18,7 @@ from .apc import ApcUpsBehaviour
 from .bcpm import BcpmBehaviour
 from .gateways import GatewayBehaviour
 from .liebert import LiebertUpsBehaviour
+from .liebert_ds import LiebertDsBehaviour
 from .powerlogic import PowerLogicBehaviour
 from .pro380 import Pro380Behaviour
 from .profile_device import Behaviour, ProfileDevice
@@ -34,6 +35,7 @@ BEHAVIOURS: dict[str, BehaviourFactory] = {
     "pro380": Pro380Behaviour,
     "powerlogic": PowerLogicBehaviour,
     "liebert": LiebertUpsBehaviour,
+    "liebert_ds": LiebertDsBehaviour,
     "bcpm": BcpmBehaviour,
     "apc": ApcUpsBehaviour,
     "gateways": GatewayBehaviour,

@@ -22,6 +22,11 @@ The command registers (40101-40113) exist on models whose profile has commands.
 A write to one acts as the guide describes; delays are in seconds with the last
 digit ignored; the register then reads back the value written, as on the card.
 
+The card answers the rows its model's table lists and refuses every other
+address with "illegal data address", a read that crosses an unlisted one
+included: that is how the real card is assumed to behave, and the worst case for
+a poller that reads through holes.
+
 Codes and command registers are those of Liebert's OC-485 Modbus reference (seed
 003, ``003_131a8a0507ef6898.txt``), restated here rather than taken from the
 engine; the engine's profile only tells which points a variant has.
@@ -309,7 +314,8 @@ class LiebertUpsBehaviour:
 
     # --- Publishing ------------------------------------------------------------------------------
     def _initialise(self, device: ProfileDevice) -> None:
-        """Pick the rating from the map and fill in what never changes."""
+        """Answer only the listed rows; pick the rating from the map and fill in what never changes."""
+        device.refuse_unlisted()
         self._rating = (
             _THREE_PHASE if device.profile.has_point("input_voltage_l2") else _SINGLE_PHASE
         )

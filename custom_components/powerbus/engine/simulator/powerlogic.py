@@ -187,6 +187,10 @@ class PowerLogicBehaviour:
             _set(device, pmap.FLOAT_SWITCH, 1)
         if self.model.firmware is not None:
             _set(device, pmap.PM800_FIRMWARE, self.model.firmware)
+        serial = self.model.serial
+        device.set_registers(
+            Table.HOLDING_REGISTER, self.model.serial_register - 1, [serial & 0xFFFF, serial >> 16]
+        )
 
     def _publish_realtime(self, device: ProfileDevice, state: FeederState) -> None:
         """Write the integer real-time registers, and the float block and 1080 if switched on."""

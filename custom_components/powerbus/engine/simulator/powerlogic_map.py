@@ -246,6 +246,10 @@ EN50160_DISABLED = -32768
 # devices/powerlogic.md "Identity registers" (S-PM8MAN): 7001 holds the PM800 firmware as an
 # integer, 11900 = V11.900.
 PM800_FIRMWARE = 7001
+# devices/identity.md: the serial number is 32 bits, low word first: 3017-3018 on the PM800, CM3000
+# and CM4000 (FAQ FA221487), 2096-2097 on the CM2000 (FAQ FA203320).
+SERIAL_REGISTER = 3017
+CM2000_SERIAL_REGISTER = 2096
 
 # --- The simulated models ----------------------------------------------------------------------
 _ANY_WORD = range(0x10000)
@@ -272,6 +276,8 @@ class Model:
     has_fast_frequency: bool
     scales: tuple[int, int, int, int, int, int]
     phase_current: float
+    serial: int
+    serial_register: int = SERIAL_REGISTER
     firmware: int | None = None
 
 
@@ -295,6 +301,7 @@ MODELS: dict[str, Model] = {
         has_fast_frequency=False,
         scales=(-1, -1, -1, -1, -1, -2),
         phase_current=85.0,
+        serial=11000126,  # the FAQ's worked example: 3017 = 0xD93E, 3018 = 0x00A7
         firmware=11900,
     ),
     # Seed 000: the CM3000/CM4000 take 1 in 3248 by a plain write, 6426 and 3239 in a session.
@@ -315,6 +322,7 @@ MODELS: dict[str, Model] = {
         has_fast_frequency=False,
         scales=(0, -1, -1, 0, -1, -1),
         phase_current=420.0,
+        serial=31002211,
     ),
     "cm4000": Model(
         setup_registers={CM4000_FREQUENCY_MODE: range(0x8000), **_EN50160_SETUP},
@@ -326,6 +334,7 @@ MODELS: dict[str, Model] = {
         has_fast_frequency=True,
         scales=(0, 0, 0, 0, -1, 1),
         phase_current=1450.0,
+        serial=41005117,
     ),
     # Seed 002 Table 1: the CM2000 keeps its energies in another order; no source gives it a
     # setup session or a float block.
@@ -339,6 +348,8 @@ MODELS: dict[str, Model] = {
         has_fast_frequency=False,
         scales=(-1, -1, -1, 0, -1, -1),
         phase_current=160.0,
+        serial=20304052,
+        serial_register=CM2000_SERIAL_REGISTER,
     ),
 }
 

@@ -127,6 +127,15 @@ class ProfileDevice:
         """Raw registers from the image, bypassing every check (tests, behaviours)."""
         return [self._image[table].get(a, 0) for a in range(address, address + count)]
 
+    def refuse_unlisted(self) -> None:
+        """Answer only the addresses the profile's points occupy, as a card that knows nothing else.
+
+        Every other address, inside a declared readable range or not, is refused with
+        "illegal data address" from now on (registers stored later are answered).
+        """
+        for table, cells in self._image.items():
+            self._image[table] = {a: v for a, v in cells.items() if (table, a) in self._owner}
+
     def advance(self) -> None:
         """Let the behaviour move the values to the current time."""
         if self.behaviour is not None and not self.paused:
