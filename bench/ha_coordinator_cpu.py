@@ -10,11 +10,12 @@ default, and the benchmark polls through the link's coordinator:
 
 1. **Full polls**: every device reads every enabled point (the coordinator's refresh
    after each session was asked for a full poll), ``--polls`` times.
-2. **Engine only**: the same full polls of the same points through the engine's
-   ``Scheduler`` on a bus of its own, without Home Assistant, ``--polls`` times.
-3. **Default intervals**: the coordinator's refresh every 2 s (its fast interval) on
+2. **Default intervals**: the coordinator's refresh every 2 s (its fast interval) on
    real time, ``--ticks`` times: mostly the fast groups, the normal groups every 10 s
    and the slow groups every 60 s, as a running installation polls.
+
+Then the same, polls and ticks, through the engine's ``Scheduler`` alone (the same
+devices and points, on a bus of its own, without Home Assistant): the engine's share.
 
 For each poll: the CPU time of the event loop's thread (``time.thread_time``) and of
 the whole process (``time.process_time``) from the start of the refresh until Home
@@ -27,7 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 import statistics
 
@@ -76,6 +77,14 @@ class Poll:
 
 
 @dataclass(frozen=True, slots=True)
+class Run:
+    """The measured polls of one side: full polls, then ticks at the default intervals."""
+
+    full: list[Poll]
+    ticks: list[Poll]
+
+
+@dataclass(frozen=True, slots=True)
 class LinkShape:
     """What the Home Assistant side polled: enabled points per unit, entities, poll order."""
 
@@ -86,24 +95,21 @@ class LinkShape:
 
 async def _coordinator_polls(
     server: CountingServer, polls: int, ticks: int
-) -> tuple[LinkShape, list[Poll], list[Poll]]:
+) -> tuple[LinkShape, Run]:
     """Poll the link through Home Assistant: full polls, then ticks at the default intervals."""
     async with home_assistant() as hass:
         entry, coordinator = await set_up_powerbus(hass, server, DEVICES)
         hold_timer(coordinator)
         await coordinator.async_refresh()
         await server.take()
-        full = []
-        for _ in range(polls):
+
+        async def full_poll() -> None:
             poll_everything_next(coordinator)
-            full.append(await _poll(server, measure(coordinator.async_refresh, hass)))
+            await coordinator.async_refresh()
+
+        full = [await _poll(server, measure(full_poll, hass)) for _ in range(polls)]
         _check_available(coordinator)
-        ticking = []
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for tick in range(1, ticks + 1):
-            await asyncio.sleep(max(0.0, start + tick * FAST_INTERVAL - loop.time()))
-            ticking.append(await _poll(server, measure(coordinator.async_refresh, hass)))
+        ticking = await _ticks(server, ticks, lambda: measure(coordinator.async_refresh, hass))
         _check_available(coordinator)
         registry = er.async_get(hass)
         entities = sum(
@@ -120,7 +126,7 @@ async def _coordinator_polls(
             order=[s.unit for s in coordinator.scheduler.sessions],
         )
         await hass.config_entries.async_unload(entry.entry_id)
-    return shape, full, ticking
+    return shape, Run(full=full, ticks=ticking)
 
 
 def _check_available(coordinator: PowerbusCoordinator) -> None:
@@ -130,7 +136,7 @@ def _check_available(coordinator: PowerbusCoordinator) -> None:
         raise SystemExit(f"devices not answering: {', '.join(silent)}")
 
 
-async def _engine_polls(server: CountingServer, shape: LinkShape, polls: int) -> list[Poll]:
+async def _engine_polls(server: CountingServer, shape: LinkShape, polls: int, ticks: int) -> Run:
     """Poll the same points through the engine's scheduler alone, on a bus of its own."""
     settings = LinkSettings(kind=LinkKind.TCP, host=HOST, port=server.port)
     async with Bus(settings) as bus:
@@ -147,13 +153,29 @@ async def _engine_polls(server: CountingServer, shape: LinkShape, polls: int) ->
         scheduler = Scheduler(sessions)
         await scheduler.run_due()
         await server.take()
-        measured = []
-        for _ in range(polls):
+
+        async def full_poll() -> None:
             for session in sessions:
                 session.request_refresh()
-            measured.append(await _poll(server, measure(scheduler.run_due)))
+            await scheduler.run_due()
+
+        full = [await _poll(server, measure(full_poll)) for _ in range(polls)]
+        ticking = await _ticks(server, ticks, lambda: measure(scheduler.run_due))
         if not all(session.available for session in sessions):
             raise SystemExit("a device did not answer the engine's polls")
+    return Run(full=full, ticks=ticking)
+
+
+async def _ticks(
+    server: CountingServer, ticks: int, measuring: Callable[[], Awaitable[Sample]]
+) -> list[Poll]:
+    """Measure a poll every fast interval on real time, as the coordinator's timer polls."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    measured = []
+    for tick in range(1, ticks + 1):
+        await asyncio.sleep(max(0.0, start + tick * FAST_INTERVAL - loop.time()))
+        measured.append(await _poll(server, measuring()))
     return measured
 
 
@@ -176,7 +198,18 @@ def _row(label: str, polls: list[Poll]) -> str:
     )
 
 
-def _report(shape: LinkShape, full: list[Poll], engine: list[Poll], ticking: list[Poll]) -> None:
+def _share(label: str, coordinator: list[Poll], engine: list[Poll], points: int) -> str:
+    """Describe the loop CPU of one kind of poll, and the engine's part of it."""
+    ours = statistics.median(p.sample.loop_cpu for p in coordinator)
+    alone = statistics.median(p.sample.loop_cpu for p in engine)
+    return (
+        f"{label}: {ours * 1000:.1f} ms of loop CPU for {len(DEVICES)} devices "
+        f"({ours * 1000 / len(DEVICES):.2f} ms per device, {ours * 1e6 / points:.0f} us per "
+        f"enabled point); the engine alone {alone * 1000:.1f} ms, {alone / ours:.0%} of it"
+    )
+
+
+def _report(shape: LinkShape, home_assistant_run: Run, engine_run: Run) -> None:
     """Print the figures."""
     kinds = Counter(DEVICES.values())
     points = sum(len(keys) for keys in shape.enabled.values())
@@ -193,28 +226,30 @@ def _report(shape: LinkShape, full: list[Poll], engine: list[Poll], ticking: lis
         f"  {'poll':<34} {'polls':>5} {'requests':>9} "
         f"{'loop CPU ms: median':>9} {'p90':>7} {'max':>7} {'process CPU ms':>12} {'wall ms':>9}"
     )
-    print(_row("full poll, Home Assistant", full))
-    print(_row("full poll, engine only", engine))
-    if ticking:
-        print(_row(f"every {FAST_INTERVAL:.0f} s at default intervals", ticking))
-    refused = sum(r.refused for p in (*full, *engine, *ticking) for r in p.requests)
+    every = f"every {FAST_INTERVAL:.0f} s"
+    print(_row("full poll, Home Assistant", home_assistant_run.full))
+    print(_row("full poll, engine only", engine_run.full))
+    if home_assistant_run.ticks:
+        print(_row(f"{every}, Home Assistant", home_assistant_run.ticks))
+        print(_row(f"{every}, engine only", engine_run.ticks))
+    measured = (*home_assistant_run.full, *home_assistant_run.ticks)
+    measured += (*engine_run.full, *engine_run.ticks)
+    refused = sum(r.refused for p in measured for r in p.requests)
     if refused:
-        print(f"  ! {refused} requests refused during the measured polls")
-    coordinator = statistics.median(p.sample.loop_cpu for p in full)
-    alone = statistics.median(p.sample.loop_cpu for p in engine)
-    print()
-    print(
-        f"full poll: {coordinator * 1000:.1f} ms of loop CPU for {len(DEVICES)} devices "
-        f"({coordinator * 1000 / len(DEVICES):.2f} ms per device, "
-        f"{coordinator * 1e6 / points:.0f} us per point); the engine alone "
-        f"{alone * 1000:.1f} ms, {alone / coordinator:.0%} of it"
-    )
-    if ticking:
-        seconds = len(ticking) * FAST_INTERVAL
-        spent = sum(p.sample.loop_cpu for p in ticking)
-        requests = sum(len(p.requests) for p in ticking)
         print(
-            f"default intervals: {spent * 1000 / len(ticking):.1f} ms of loop CPU per tick on "
+            f"  ! {refused} requests refused during the measured polls (a device refusing a "
+            "read over a hole: the engine tries a refused read again after a back-off)"
+        )
+    print()
+    print(_share("full poll", home_assistant_run.full, engine_run.full, points))
+    if home_assistant_run.ticks:
+        ticks = home_assistant_run.ticks
+        print(_share(f"{every} at default intervals", ticks, engine_run.ticks, points))
+        seconds = len(ticks) * FAST_INTERVAL
+        spent = sum(p.sample.loop_cpu for p in ticks)
+        requests = sum(len(p.requests) for p in ticks)
+        print(
+            f"at default intervals: {spent * 1000 / len(ticks):.1f} ms of loop CPU per tick on "
             f"average, {spent / seconds:.2%} of one CPU; {requests / seconds:.1f} requests per second"
         )
 
@@ -222,9 +257,9 @@ def _report(shape: LinkShape, full: list[Poll], engine: list[Poll], ticking: lis
 async def _run(polls: int, ticks: int) -> None:
     """Measure and report."""
     async with counting_server(DEVICES) as server:
-        shape, full, ticking = await _coordinator_polls(server, polls, ticks)
-        engine = await _engine_polls(server, shape, polls)
-    _report(shape, full, engine, ticking)
+        shape, home_assistant_run = await _coordinator_polls(server, polls, ticks)
+        engine_run = await _engine_polls(server, shape, polls, ticks)
+    _report(shape, home_assistant_run, engine_run)
 
 
 def main() -> None:
