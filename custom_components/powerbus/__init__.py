@@ -40,14 +40,14 @@ from .engine import (
     PollIntervals,
     Profile,
     ProfileError,
+    ProfileLibrary,
     Vocabulary,
     catalogue,
     entity_unique_id,
-    get_profile,
 )
 from .entity import device_info
 from .learned import LearnedRefusals
-from .release import link_registry, release_vocabulary
+from .release import async_load_profiles, link_registry, release_vocabulary
 from .repairs import async_watch_repairs, repair_points
 from .services import async_setup_services
 from .settings import link_settings, poll_intervals
@@ -73,9 +73,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> bool:
     """Open the link, build a session per device and read every device once."""
     settings = link_settings(entry.data)
+    library = await async_load_profiles(hass)
     # Where Home Assistant shares Modbus connections between integrations, the link is one
     # of them; elsewhere Powerbus owns it, shared among its own entries.
-    bus = await async_shared_bus(hass, entry, settings)
+    bus = await async_shared_bus(hass, entry, settings, library)
     if bus is None:
         registry = link_registry(hass)
         try:
@@ -92,7 +93,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> 
     vocabulary = release_vocabulary()
     intervals = poll_intervals(entry.options)
     devices = [
-        _device(hass, bus, settings, subentry, intervals, vocabulary, learned)
+        _device(hass, bus, settings, subentry, intervals, vocabulary, learned, library)
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_DEVICE
     ]
@@ -128,10 +129,11 @@ def _device(
     intervals: PollIntervals,
     vocabulary: Vocabulary,
     learned: LearnedRefusals,
+    library: ProfileLibrary,
 ) -> PowerbusDevice:
     """Build the session and the entities of one configured device."""
     try:
-        profile = get_profile(subentry.data[CONF_PROFILE])
+        profile = library.get(subentry.data[CONF_PROFILE])
     except ProfileError as err:
         raise ConfigEntryError(
             translation_domain=DOMAIN,

@@ -12,7 +12,7 @@ they concern: a unit id in use or silent on the unit id, a wrong model on the mo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,14 +37,13 @@ from .engine import (
     ModbusError,
     Profile,
     ProfileError,
-    builtin_profiles,
+    ProfileLibrary,
     device_uid,
-    get_profile,
     link_id,
     recognise,
     scan,
 )
-from .release import link_registry
+from .release import async_load_profiles, link_registry, profile_library
 from .settings import link_settings
 
 CONF_UNITS = "units"
@@ -86,8 +85,9 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
     ) -> SubentryFlowResult:
         """Name the profile and unit id; the device must answer before it is added."""
         errors: dict[str, str] = {}
+        library = await async_load_profiles(self.hass)
         if user_input is not None:
-            profile = get_profile(user_input[CONF_PROFILE])
+            profile = library.get(user_input[CONF_PROFILE])
             unit = int(user_input[CONF_UNIT])
             answer = await self._identify(profile, unit)
             if isinstance(answer, _Answer):
@@ -95,13 +95,16 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             errors[_FIELD_OF.get(answer, "base")] = answer
         return self.async_show_form(
             step_id="manual",
-            data_schema=self.add_suggested_values_to_schema(_device_schema(), user_input or {}),
+            data_schema=self.add_suggested_values_to_schema(
+                _device_schema(library.profiles), user_input or {}
+            ),
             errors=errors,
         )
 
     async def async_step_scan(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask which unit ids to try."""
         errors: dict[str, str] = {}
+        library = await async_load_profiles(self.hass)
         if user_input is not None:
             units = _units(user_input[CONF_UNITS])
             if units is None:
@@ -116,7 +119,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 user_input or {CONF_UNITS: _DEFAULT_SCAN},
             ),
             errors=errors,
-            description_placeholders={"models": _recognisable()},
+            description_placeholders={"models": _recognisable(library.profiles)},
         )
 
     async def async_step_scanning(
@@ -191,12 +194,13 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         """
         subentry = self._get_reconfigure_subentry()
         errors: dict[str, str] = {}
+        library = await async_load_profiles(self.hass)
         if user_input is not None:
-            profile = get_profile(user_input[CONF_PROFILE])
+            profile = library.get(user_input[CONF_PROFILE])
             unit = int(user_input[CONF_UNIT])
             answer = await self._identify(profile, unit, keep=subentry)
             if isinstance(answer, _Answer):
-                if not _same_device(subentry, profile, answer):
+                if not _same_device(subentry, profile, answer, library):
                     return self.async_abort(reason="different_device")
                 return self.async_update_and_abort(
                     self._get_entry(),
@@ -211,7 +215,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(
-                _device_schema(), user_input or dict(subentry.data)
+                _device_schema(library.profiles), user_input or dict(subentry.data)
             ),
             errors=errors,
         )
@@ -249,7 +253,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
                 recognised = not profile.recognisable or profile in await recognise(
                     bus,
                     unit,
-                    [p for p in builtin_profiles().values() if p.family == profile.family],
+                    [p for p in self._profiles().values() if p.family == profile.family],
                 )
                 snapshot = await DeviceSession(bus, profile, unit).refresh()
         except (LinkError, LinkConflictError) as err:
@@ -273,7 +277,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             result = await scan(
                 bus,
                 units,
-                list(builtin_profiles().values()),
+                list(self._profiles().values()),
                 None if update is None else lambda step: update(step.fraction),
             )
         return list(result.found)
@@ -298,6 +302,10 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         finally:
             registry.release(bus)
 
+    def _profiles(self) -> Mapping[str, Profile]:
+        """Return the profiles this flow last loaded (the shipped ones before any)."""
+        return profile_library(self.hass).profiles
+
     def _configured_units(self, except_subentry: ConfigSubentry | None = None) -> set[int]:
         """Return the unit ids already configured on this link."""
         return {
@@ -308,10 +316,12 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         }
 
 
-def _same_device(subentry: ConfigSubentry, profile: Profile, answer: _Answer) -> bool:
+def _same_device(
+    subentry: ConfigSubentry, profile: Profile, answer: _Answer, library: ProfileLibrary
+) -> bool:
     """Whether what answered is the subentry's device: same family, same serial if known."""
     try:
-        family = get_profile(subentry.data[CONF_PROFILE]).family
+        family = library.get(subentry.data[CONF_PROFILE]).family
     except ProfileError:
         family = profile.family
     stored = subentry.data.get(CONF_SERIAL_NUMBER)
@@ -320,12 +330,10 @@ def _same_device(subentry: ConfigSubentry, profile: Profile, answer: _Answer) ->
     )
 
 
-def _recognisable() -> str:
+def _recognisable(profiles: Mapping[str, Profile]) -> str:
     """Name the models a scan can recognise (those whose profile has detection rules)."""
     return ", ".join(
-        sorted(
-            {f"{p.manufacturer} {p.name}" for p in builtin_profiles().values() if p.recognisable}
-        )
+        sorted({f"{p.manufacturer} {p.name}" for p in profiles.values() if p.recognisable})
     )
 
 
@@ -341,9 +349,9 @@ def _label(found: Identity, profile: Profile) -> str:
     return f"{found.unit}: {profile.manufacturer} {profile.name}{serial}{doubt}"
 
 
-def _device_schema() -> vol.Schema:
-    """Return the form of a profile and a unit id."""
-    profiles = sorted(builtin_profiles().values(), key=lambda p: (p.manufacturer, p.name))
+def _device_schema(known: Mapping[str, Profile]) -> vol.Schema:
+    """Return the form of a profile (shipped or the user's) and a unit id."""
+    profiles = sorted(known.values(), key=lambda p: (p.manufacturer, p.name))
     return vol.Schema(
         {
             vol.Required(CONF_PROFILE): selector.SelectSelector(

@@ -33,7 +33,7 @@ from homeassistant.exceptions import ConfigEntryError, HomeAssistantError
 
 from .const import CONF_PROFILE, CONF_UNIT, DOMAIN, SUBENTRY_DEVICE
 from .coordinator import monotonic_seconds
-from .engine import Bus, LinkKind, LinkSettings, ProfileError, get_profile
+from .engine import Bus, LinkKind, LinkSettings, ProfileError, ProfileLibrary
 from .shared_transport import CoreModbus, SharedUnits, SharedUnitTransport, UnitNeeds
 
 SERIAL_BY_ID = "/dev/serial/by-id"
@@ -66,7 +66,7 @@ def core_modbus() -> CoreModbus | None:
 
 
 async def async_shared_bus(
-    hass: HomeAssistant, entry: ConfigEntry, settings: LinkSettings
+    hass: HomeAssistant, entry: ConfigEntry, settings: LinkSettings, library: ProfileLibrary
 ) -> Bus | None:
     """Return a bus for the link on core's shared connection, or None where there is none.
 
@@ -78,7 +78,7 @@ async def async_shared_bus(
     if core is None:
         return None
     params = await _async_params(hass, core, settings)
-    units = SharedUnits(hass, entry, core, params, unit_needs(entry))
+    units = SharedUnits(hass, entry, core, params, unit_needs(entry, library))
     try:
         units.claim_configured()
     except HomeAssistantError as err:
@@ -96,14 +96,14 @@ async def async_shared_bus(
     return bus
 
 
-def unit_needs(entry: ConfigEntry) -> dict[int, UnitNeeds]:
+def unit_needs(entry: ConfigEntry, library: ProfileLibrary) -> dict[int, UnitNeeds]:
     """Return what each configured device's profile asks of the line, by unit id."""
     needs: dict[int, UnitNeeds] = {}
     for subentry in entry.subentries.values():
         if subentry.subentry_type != SUBENTRY_DEVICE:
             continue
         try:
-            limits = get_profile(subentry.data[CONF_PROFILE]).limits
+            limits = library.get(subentry.data[CONF_PROFILE]).limits
         except ProfileError:  # set-up reports the device; its unit is held when first used
             continue
         needs[int(subentry.data[CONF_UNIT])] = UnitNeeds(

@@ -1,0 +1,112 @@
+"""Users keep profiles of their own in <config>/powerbus_profiles/, validated like shipped ones."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+import logging
+from pathlib import Path
+import shutil
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.powerbus.const import DOMAIN
+from custom_components.powerbus.release import PROFILE_DIRECTORY
+from powerbus import get_profile
+
+from .simulated import Site, device_subentry, link_entry, start_site
+
+SHIPPED = Path(get_profile("pro380").source_file).name
+
+
+@pytest.fixture(autouse=True)
+def user_folder(hass: HomeAssistant) -> Iterator[Path]:
+    """Give each test an empty user profile folder, removed afterwards."""
+    folder = Path(hass.config.path(PROFILE_DIRECTORY))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+async def pro380(socket_enabled: None) -> AsyncIterator[Site]:
+    """Serve a simulated PRO380 at unit 1."""
+    site = await start_site({1: "pro380"})
+    yield site
+    await site.simulator.stop()
+
+
+def _user_copy(hass: HomeAssistant, text: str, name: str) -> Path:
+    """Write a profile file into the user's profile folder."""
+    folder = Path(hass.config.path(PROFILE_DIRECTORY))
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def test_a_device_configured_with_a_user_profile_sets_up(
+    hass: HomeAssistant, pro380: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A copy of a shipped family under a variant key of its own is used; a broken file is logged."""
+    shipped = (
+        Path(__file__).parents[2]
+        / "custom_components"
+        / "powerbus"
+        / "engine"
+        / "profiles"
+        / SHIPPED
+    ).read_text("utf-8")
+    mine = shipped.replace("  - key: pro380\n", "  - key: my_pro380\n", 1).replace(
+        "  - key: pro380_legacy\n", "  - key: my_pro380_legacy\n", 1
+    )
+    assert mine != shipped
+    await hass.async_add_executor_job(_user_copy, hass, mine, "mine.yaml")
+    await hass.async_add_executor_job(_user_copy, hass, "family: [broken", "broken.yaml")
+    serial = str(pro380.devices[1].get_value("serial_number"))
+    entry = link_entry(
+        pro380, device_subentry("my_pro380", 1, uid=f"pro380_{serial}", serial=serial)
+    )
+    entry.add_to_hass(hass)
+
+    with caplog.at_level(logging.WARNING):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"pro380_{serial}_voltage_l1"
+    )
+    assert entity_id is not None
+    state = hass.states.get(entity_id)
+    assert state is not None
+    assert state.state not in ("unavailable", "unknown")
+    assert any("broken.yaml" in record.message for record in caplog.records)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_user_file_may_not_take_a_shipped_key(
+    hass: HomeAssistant, pro380: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user file reusing a shipped variant key is left out; the shipped profile stays."""
+    shipped = (
+        Path(__file__).parents[2]
+        / "custom_components"
+        / "powerbus"
+        / "engine"
+        / "profiles"
+        / SHIPPED
+    ).read_text("utf-8")
+    await hass.async_add_executor_job(_user_copy, hass, shipped, "copy.yaml")
+    serial = str(pro380.devices[1].get_value("serial_number"))
+    entry = link_entry(pro380, device_subentry("pro380", 1, uid=f"pro380_{serial}", serial=serial))
+    entry.add_to_hass(hass)
+
+    with caplog.at_level(logging.WARNING):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert any("copy.yaml" in r.message and "pro380" in r.message for r in caplog.records)
+    assert await hass.config_entries.async_unload(entry.entry_id)
