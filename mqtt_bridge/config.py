@@ -29,10 +29,8 @@ from powerbus import (
     Platform,
     PollIntervals,
     Profile,
-    ProfileError,
-    builtin_profiles,
     catalogue,
-    load_profile_file,
+    load_profiles,
     parse_link,
 )
 
@@ -134,21 +132,18 @@ class _Resolver:
         )
 
     # --- Sections ---------------------------------------------------------------------------
-    def _profiles(self, directory: str | None) -> dict[str, Profile]:
-        """Return the shipped profiles, replaced and extended by those in ``directory``."""
-        profiles = dict(builtin_profiles())
-        if directory is None:
-            return profiles
-        folder = Path(directory)
-        if not folder.is_dir():
+    def _profiles(self, directory: str | None) -> Mapping[str, Profile]:
+        """Return the shipped profiles and those in ``directory``, as both front ends load them.
+
+        A file with a problem, or one that reuses a shipped variant key, is a problem of
+        the configuration.
+        """
+        if directory is not None and not Path(directory).is_dir():
             self._problems.append(f"profiles_dir: {directory} is not a directory")
-            return profiles
-        for file in sorted(folder.glob("*.yaml")):
-            try:
-                profiles.update(load_profile_file(file))
-            except ProfileError as err:
-                self._problems.append(f"profiles_dir: {err}")
-        return profiles
+            directory = None
+        library = load_profiles(directory)
+        self._problems.extend(f"profiles_dir: {error}" for error in library.errors.values())
+        return library.profiles
 
     def _link(self, path: str, data: dict[str, Any], profiles: Mapping[str, Profile]) -> LinkEntry:
         """Resolve one link and its devices."""

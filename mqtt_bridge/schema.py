@@ -355,8 +355,8 @@ CONFIG_SCHEMA = vol.Schema(
         ),
         key(
             "profiles_dir",
-            "A directory of your own profile files (`*.yaml`); a profile there replaces a "
-            "shipped one with the same key.",
+            "A directory of your own profile files (`*.yaml`), validated like the shipped "
+            "ones; a variant key may not repeat a shipped one (give your copy a key of its own).",
             "path",
             default=None,
         ): Nullable(str),
