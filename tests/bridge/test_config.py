@@ -242,3 +242,15 @@ def test_the_full_example_in_the_reference_is_a_valid_configuration(tmp_path: Pa
     settings = parse_settings(example, {"POWERBUS_MQTT_PASSWORD": "x"})
     assert settings.devices[0].commands.permits("reset_day_counter", dangerous=True)
     logging.getLogger(__name__).debug("%s", settings)
+
+
+def test_a_user_profile_may_not_take_a_shipped_key(tmp_path: Path) -> None:
+    """A copy of a shipped file in profiles_dir is refused, as the integration refuses it."""
+    shipped = REPO_ROOT / "custom_components" / "powerbus" / "engine" / "profiles" / "pro380.yaml"
+    (tmp_path / "copy.yaml").write_text(shipped.read_text("utf-8"), encoding="utf-8")
+    data = _valid()
+    data["profiles_dir"] = str(tmp_path)
+
+    problems = _problems(data)
+
+    assert any(p.startswith("profiles_dir:") and "pro380" in p for p in problems), problems
