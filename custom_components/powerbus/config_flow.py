@@ -28,7 +28,7 @@ from homeassistant.config_entries import (
     ConfigSubentryFlow,
     OptionsFlow,
 )
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow
 from homeassistant.helpers import selector
 from serial.tools import list_ports
@@ -61,6 +61,7 @@ from .engine import (
 )
 from .options_flow import PowerbusOptionsFlow
 from .settings import CONF_HOST, CONF_PORT, link_settings, serial_defaults
+from .shared_link import async_held_by_core
 
 SERIAL_BY_ID = Path("/dev/serial/by-id")
 """Where udev names serial adapters stably; the port list offers these names first."""
@@ -218,7 +219,7 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
             errors[_field(new)] = "endpoint_in_use"
             return False
         stopped = await self._stop_if_holding(entry, old, new)
-        opened = await _opens(new, errors)
+        opened = await _opens(self.hass, new, errors)
         if opened:
             self.hass.config_entries.async_update_entry(
                 entry,
@@ -240,7 +241,7 @@ class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
         other = await self._other_entry_on(settings)
         if other is not None:
             raise AbortFlow("same_endpoint", description_placeholders={"link": other.title})
-        if await _opens(settings, errors):
+        if await _opens(self.hass, settings, errors):
             return self.async_create_entry(title=settings.describe(), data=data)
         return None
 
@@ -400,8 +401,14 @@ def _endpoint_keys(settings: LinkSettings, others: list[LinkSettings]) -> list[b
     return [link_key(other) == key for other in others]
 
 
-async def _opens(settings: LinkSettings, errors: dict[str, str]) -> bool:
-    """Open the link once; note ``cannot_open`` (a port) or ``cannot_connect`` (a host) if not."""
+async def _opens(hass: HomeAssistant, settings: LinkSettings, errors: dict[str, str]) -> bool:
+    """Open the link once; note ``cannot_open`` (a port) or ``cannot_connect`` (a host) if not.
+
+    An endpoint core already holds a shared connection to (another integration uses it)
+    is open: it is not opened a second time.
+    """
+    if await async_held_by_core(hass, settings):
+        return True
     bus = Bus(settings, policy=RetryPolicy(retries=0))
     try:
         await bus.open(_OPEN_TIMEOUT)

@@ -139,6 +139,26 @@ async def _async_params(hass: HomeAssistant, core: CoreModbus, settings: LinkSet
     )
 
 
+async def async_held_by_core(hass: HomeAssistant, settings: LinkSettings) -> bool:
+    """Whether core already holds a shared connection to the link's endpoint.
+
+    Such an endpoint is open and in use: opening it a second time to test it could only
+    fail (a serial port is opened exclusively) or disturb its holder.
+    """
+    core = core_modbus()
+    if core is None:
+        return False
+    endpoints = {tuple(info.endpoint) for info in core.connection_info(hass)}
+    if settings.kind is LinkKind.TCP:
+        return ("tcp", settings.host.lower(), settings.port) in endpoints or (
+            "tcp",
+            settings.host,
+            settings.port,
+        ) in endpoints
+    params = await _async_params(hass, core, settings)
+    return ("serial", params.device) in endpoints
+
+
 def serial_device_name(path: str, held: Iterable[str], by_id: str = SERIAL_BY_ID) -> str:
     """Name a serial port as core's other holders of it do (blocking: reads the file system).
 

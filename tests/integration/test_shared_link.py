@@ -609,3 +609,42 @@ async def test_a_link_owns_its_connection_where_home_assistant_shares_none(
     await hass.async_block_till_done()
     assert link_registry(hass).users(settings) == 0
     assert not coordinator.bus.connected
+
+
+@shared_only
+async def test_a_port_another_integration_holds_is_added_without_opening_it_again(
+    hass: HomeAssistant, meters: Meters, serial_pair: tuple[str, str]
+) -> None:
+    """The link flow does not open a port core already has open for another integration.
+
+    A serial port is opened exclusively: a second open to test it would fail although the
+    port works, and the link would be refused as "cannot open".
+    """
+    assert CORE is not None
+    meters_end, line_end = serial_pair
+    await meters.simulator.start_rtu(meters_end, baudrate=9600, parity="N")
+    _, unit = await _neighbour(hass, CORE.serial_params(device=line_end, baudrate=9600, parity="N"))
+    assert await unit.read_holding_registers(SERIAL_NUMBER, 2)  # the port is open now
+
+    flow = hass.config_entries.flow
+    result = await flow.async_init(DOMAIN, context={"source": "user"})
+    result = await flow.async_configure(result["flow_id"], {"next_step_id": LinkType.SERIAL})
+    result = await flow.async_configure(
+        result["flow_id"], {CONF_SERIAL_PORT: line_end, "family": "other"}
+    )
+    result = await flow.async_configure(
+        result["flow_id"],
+        {
+            CONF_SERIAL_PORT: line_end,
+            CONF_BAUDRATE: "9600",
+            CONF_PARITY: "N",
+            CONF_STOPBITS: "1",
+            CONF_BYTESIZE: "8",
+        },
+    )
+    await hass.async_block_till_done()
+
+    assert result["type"] == "create_entry", result.get("errors")
+    for entry in hass.config_entries.async_entries():
+        await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
