@@ -11,9 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 import json
-import os
 from pathlib import Path
-import pty
 import re
 import selectors
 import signal
@@ -728,27 +726,6 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 # ---------------------------------------------------------------------------
 
 
-def test_demo_runs_as_a_module_and_prints_a_voltage_table() -> None:
-    """`python -m powerbus demo --count 2` shows two tables and exits 0."""
-    result = subprocess.run(
-        [*MODULE_COMMAND, "demo", "--count", "2", "--watch", "0.5"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=PROCESS_TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    tables = parse_tables(result.stdout)
-    assert len(tables) == 2
-    for table in tables:
-        voltage = next(row for row in table if row["point"] == "voltage_l1")
-        assert voltage["unit"] == "V"
-        assert voltage["state"] == "valid"
-        assert 220 < float(voltage["value"]) < 240
-    assert result.stderr == ""
-
-
 def test_console_script_lists_profiles() -> None:
     """The installed `powerbus` script runs the same tool."""
     script = Path(sys.executable).with_name("powerbus")
@@ -865,54 +842,6 @@ def test_simulate_injects_faults(
     assert main(["read", link, "--unit", "3", "--raw", "hr:0x4000:2"]) == 1
     assert f"unit 3 on {link} refused the request: device exception 0x04" in capsys.readouterr().err
     assert stop(simulator, signal.SIGINT)[0] == 0
-
-
-def test_demo_stops_cleanly_on_ctrl_c(run_process: list[subprocess.Popen[str]]) -> None:
-    """Ctrl-C (SIGINT) during the demo ends it with exit code 0 and no traceback."""
-    demo = start(run_process, "demo", "--watch", "0.2")
-    wait_for_line(demo, re.compile(r"^voltage_l1 "))
-    code, err = stop(demo, signal.SIGINT)
-    assert code == 0
-    assert "Traceback" not in err
-
-
-def test_demo_clears_the_screen_on_a_terminal(run_process: list[subprocess.Popen[str]]) -> None:
-    """On a terminal every refresh redraws the screen instead of scrolling."""
-    controller, terminal = pty.openpty()
-    try:
-        demo = subprocess.Popen(
-            [*MODULE_COMMAND, "demo", "--count", "2", "--watch", "0.2"],
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=terminal,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        run_process.append(demo)
-        os.close(terminal)
-        screen = _read_terminal(controller)
-    finally:
-        os.close(controller)
-    assert demo.wait(PROCESS_TIMEOUT) == 0
-    assert screen.count("\x1b[H\x1b[2J") == 2
-    assert screen.count("voltage_l1") == 2
-
-
-def _read_terminal(controller: int) -> str:
-    """Read what is written to a pseudo-terminal until its last writer closes it."""
-    chunks = []
-    deadline = time.monotonic() + PROCESS_TIMEOUT
-    with selectors.DefaultSelector() as selector:
-        selector.register(controller, selectors.EVENT_READ)
-        while selector.select(timeout=max(0.0, deadline - time.monotonic())):
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # Linux reports a terminal without writers as EIO
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
 
 
 def test_rtu_link_reads_the_meter_over_a_serial_line(

@@ -33,6 +33,7 @@ from .models import (
     WaitStep,
     WriteStep,
 )
+from .profile_addresses import document_number
 
 ParamValue = Value | list[int]
 Sleep = Callable[[float], Awaitable[None]]
@@ -377,7 +378,8 @@ async def _read_back(
         return check.point.key, value
     assert check.address is not None  # planned for every check without a point
     (word,) = await bus.read(unit, check.step.table, check.address, 1, profile.limits)
-    return f"register {check.address}", to_signed16(int(word))
+    number = document_number(profile.addressing, check.step.table, check.address)
+    return f"register {number}", to_signed16(int(word))
 
 
 def _same(value: Value | None, expected: Value | None) -> bool:

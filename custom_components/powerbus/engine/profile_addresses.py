@@ -78,6 +78,22 @@ class AddressResolver:
         return table, self.addressing.pdu_address(address)
 
 
+def document_number(addressing: Addressing, table: Table, address: int) -> int:
+    """Return the number a document of ``addressing`` gives the register at PDU ``address``.
+
+    The inverse of :meth:`AddressResolver.resolve`: 3000 for PDU address 2999 in
+    register numbers; 40101 for PDU address 100 of the holding registers as a
+    Modicon reference (with six digits, 410000, past the 9999th register of a table).
+    """
+    if addressing is Addressing.MODICON:
+        digit = next(digit for digit, named in _MODICON_TABLES.items() if named is table)
+        span = _MODICON_SPAN if address + 1 < _MODICON_SPAN else _MODICON_SPAN * 10
+        return digit * span + address + 1
+    if addressing is Addressing.REGISTER_NUMBER:
+        return address + 1
+    return address
+
+
 def _bits(point: Point) -> int:
     """Return the bits of its register a one-register point reads, as a mask."""
     if point.bit is not None:

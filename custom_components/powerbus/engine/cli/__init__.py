@@ -9,19 +9,22 @@ Commands::
     powerbus write LINK --unit N ...       run a profile command on a device
     powerbus scan LINK                     find devices by probing unit ids
     powerbus simulate PROFILE              serve a simulated device until stopped
-    powerbus demo                          read a simulated PRO380 meter, refreshing
+    powerbus demo                          watch a simulated PRO380 meter live
 
 A LINK is ``tcp://HOST:PORT``, ``rtu+tcp://HOST:PORT`` or
-``rtu:///dev/ttyUSB0?baudrate=9600&parity=E``. Exit codes: 0 success, 1 the device
-or link did not answer (or a command failed on the device), 2 the request was
-refused before anything was sent (bad arguments, an invalid profile or setting, a
-dangerous command without ``--confirm``).
+``'rtu:///dev/ttyUSB0?baudrate=9600&parity=E'`` (quoted in a shell, which would
+cut it at the ``&``). Exit codes (``output.EXIT_CODES``, shown by ``powerbus
+--help`` and in the README): 0 success, 1 the link or device did not answer or no
+point could be read (or a command failed on the device), 2 the request was refused
+before anything was sent (bad arguments, an invalid profile, a dangerous command
+without ``--confirm``).
 
 ``parser`` builds the arguments and turns each command's outcome into its exit code;
 ``arguments`` says what each argument accepts, and ``resolve`` turns LINK and profile
 arguments into link settings and profiles. ``profiles``, ``read``, ``write``, ``scan`` and
 ``serve`` (``simulate`` and ``demo``) hold one command each; ``readings`` shows a device's
-readings, and ``output`` lays out tables, values and error lines.
+readings, ``demo_view`` draws the demo's screen, ``numbering`` numbers registers as a
+device's document does, and ``output`` lays out tables, values and error lines.
 """
 
 from __future__ import annotations

@@ -149,7 +149,11 @@ def unit_ranges(text: str) -> list[int]:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RawSpan:
-    """What ``read --raw TABLE:ADDRESS:COUNT`` asks for."""
+    """What ``read --raw TABLE:ADDRESS:COUNT`` asks for.
+
+    ``address`` is as given: a zero-based PDU address, or, with a profile, a
+    register numbered as the profile's document numbers them (``numbering``).
+    """
 
     table: Table
     address: int
@@ -157,7 +161,7 @@ class RawSpan:
 
 
 def raw_span(text: str) -> RawSpan:
-    """Parse TABLE:ADDRESS:COUNT (zero-based PDU address)."""
+    """Parse TABLE:ADDRESS:COUNT; the address is checked once its numbering is known."""
     parts = text.split(":")
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(f"'{text}' is not TABLE:ADDRESS:COUNT")
@@ -172,10 +176,8 @@ def raw_span(text: str) -> RawSpan:
         raise argparse.ArgumentTypeError(
             f"one read of a {table.value} table is at most {limit} items"
         )
-    if address < 0 or address + count - 1 > 0xFFFF:
-        raise argparse.ArgumentTypeError(
-            f"addresses {address}..{address + count - 1} lie outside 0..65535"
-        )
+    if address < 0:
+        raise argparse.ArgumentTypeError(f"'{address_text}' is negative; addresses start at 0")
     return RawSpan(table=table, address=address, count=count)
 
 

@@ -10,6 +10,20 @@ from ..models import Point, Table, TransportDefaults, Value
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_REFUSED = 2
+EXIT_CODES = {
+    EXIT_OK: "success (Ctrl-C ending `--watch`, `simulate` or `demo` included)",
+    EXIT_FAILURE: (
+        "the link or the device did not answer, not one point asked for could be read, the "
+        "device refused a request or failed a command, `scan` found no device, or a simulator "
+        "could not start"
+    ),
+    EXIT_REFUSED: (
+        "refused before anything was sent: bad arguments, an invalid profile or profile file "
+        "(`profiles validate` on a bad file included), a command or parameter the profile does "
+        "not allow, or a dangerous command without `--confirm`"
+    ),
+}
+"""What each exit code of ``powerbus`` means, as ``powerbus --help`` and the README say."""
 
 UNAVAILABLE = "—"
 

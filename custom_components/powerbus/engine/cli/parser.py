@@ -19,7 +19,7 @@ from ..errors import (
     RequestTimeoutError,
     WriteValidationError,
 )
-from .output import EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, describe_device, fail
+from .output import EXIT_CODES, EXIT_FAILURE, EXIT_OK, EXIT_REFUSED, describe_device, fail
 from .profiles import add_profiles_command
 from .read import add_read_command
 from .scan import add_scan_command
@@ -94,10 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
     # -v is accepted after the command as well; there it must not reset a count given before it.
     verbose = argparse.ArgumentParser(add_help=False)
     _add_verbose_argument(verbose, default=argparse.SUPPRESS)
+    exit_codes = "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items())
     parser = argparse.ArgumentParser(
         prog="powerbus",
         description="Read, write, scan and simulate Modbus power equipment (energy meters, UPS units).",
-        epilog="LINK is tcp://HOST:PORT, rtu+tcp://HOST:PORT or rtu:///dev/ttyUSB0?baudrate=9600&parity=E",
+        epilog=(
+            "LINK is tcp://HOST:PORT, rtu+tcp://HOST:PORT or "
+            "'rtu:///dev/ttyUSB0?baudrate=9600&parity=E' (quote a link with & in it: the shell "
+            f"would cut it there). Exit codes: {exit_codes.replace('`', '')}."
+        ),
     )
     _add_verbose_argument(parser, default=0)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -2,7 +2,9 @@
 
 ``validate`` checks every file it is given, even after a broken one, prints every
 problem of each (one line each, naming file, point or command, and field) and
-exits 2 when any file is invalid. ``show`` takes a profile key or a profile file.
+exits 2 when any file is invalid. ``show`` takes a profile key or a profile file, and
+numbers registers as the profile's document does (with the PDU address beside), and
+lists each command's parameters with their ranges, steps, units, choices and defaults.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import sys
 from typing import Any
 
 from .. import ParamKind, ParamSpec, Point, ProfileError, builtin_profiles, load_profile_file
+from ..models import Addressing
+from .numbering import describe_numbering, register_number
 from .output import EXIT_OK, EXIT_REFUSED, format_address, format_table, plural, serial_label
 from .resolve import PROFILE_HELP, named_profile
 
@@ -87,11 +91,13 @@ def _show(args: argparse.Namespace) -> int:
         f"defaults: unit {transport.unit_id}, TCP port {transport.port}, "
         f"serial {serial_label(transport)}"
     )
+    print(f"registers: {describe_numbering(profile.addressing)}")
     print()
-    point_rows = [
+    point_rows: list[tuple[str, ...]] = [
         (
             point.key,
             point.table.value,
+            str(register_number(profile, point.table, point.address)),
             format_address(point.address),
             str(point.address),
             _type_label(point),
@@ -101,8 +107,22 @@ def _show(args: argparse.Namespace) -> int:
         )
         for point in profile.points
     ]
-    headers = ("point", "table", "address", "decimal", "type", "unit", "group", "writable")
-    print(format_table(headers, point_rows, right={3}))
+    headers: tuple[str, ...] = (
+        "point",
+        "table",
+        "register",
+        "address",
+        "decimal",
+        "type",
+        "unit",
+        "group",
+        "writable",
+    )
+    if profile.addressing is Addressing.PDU:  # the register number is the PDU address
+        headers = headers[:2] + headers[3:]
+        point_rows = [row[:2] + row[3:] for row in point_rows]
+    right = {column for column, name in enumerate(headers) if name in ("register", "decimal")}
+    print(format_table(headers, point_rows, right=right))
     if profile.commands:
         print()
         command_rows = [
@@ -138,14 +158,38 @@ def _params_label(params: Sequence[ParamSpec]) -> str:
 
 
 def _param_label(spec: ParamSpec) -> str:
-    """Describe what one parameter accepts."""
+    """Describe what one parameter accepts: kind, range, step, unit, choices and default.
+
+    ``delay=int 0..65530 step 10 s, default 0``, ``timing=immediately|after_off_delay,
+    default after_off_delay``, ``value=int 0..32767 or disabled (-32768)``.
+    """
     if spec.kind is ParamKind.CHOICE:
-        return "|".join(spec.choices)
-    label = spec.kind.value if spec.length is None else f"{spec.kind}[{spec.length}]"
-    if spec.minimum is not None or spec.maximum is not None:
-        low = "" if spec.minimum is None else f"{spec.minimum:g}"
-        high = "" if spec.maximum is None else f"{spec.maximum:g}"
-        label += f" {low}..{high}"
-    if spec.unit:
-        label += f" {spec.unit}"
+        label = "|".join(spec.choices)
+    else:
+        label = spec.kind.value if spec.length is None else f"{spec.kind}[{spec.length}]"
+        if spec.minimum is not None or spec.maximum is not None:
+            low = "" if spec.minimum is None else f"{spec.minimum:g}"
+            high = "" if spec.maximum is None else f"{spec.maximum:g}"
+            label += f" {low}..{high}"
+        if spec.step is not None:
+            label += f" step {spec.step:g}"
+        if spec.unit:
+            label += f" {spec.unit}"
+        if spec.choices:
+            label += " or " + " or ".join(
+                f"{name} ({value})" for name, value in spec.choices.items()
+            )
+    if spec.default is not None:
+        label += f", default {_default_label(spec)}"
     return label
+
+
+def _default_label(spec: ParamSpec) -> str:
+    """Name a parameter's default as a user gives it: a choice by its label, a number plainly."""
+    default = spec.default
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        named = [name for name, value in spec.choices.items() if value == default]
+        return named[0] if named else f"{default:g}"
+    return str(default)

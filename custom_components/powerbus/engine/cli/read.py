@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from dataclasses import dataclass
 import json
 import logging
 import sys
@@ -19,7 +20,8 @@ from .. import (
     parse_link,
     recognise,
 )
-from ..models import BusLimits
+from ..models import Addressing, BusLimits
+from ..profile_addresses import document_number
 from .arguments import (
     RawSpan,
     add_device_arguments,
@@ -30,6 +32,7 @@ from .arguments import (
     positive_seconds,
     raw_span,
 )
+from .numbering import raw_addresses
 from .output import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -86,7 +89,11 @@ def add_read_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
         "--raw",
         type=raw_span,
         metavar="TABLE:ADDRESS:COUNT",
-        help="read raw registers instead (TABLE: hr, ir, co, di or the full name; ADDRESS: zero-based, decimal or 0x)",
+        help=(
+            "read raw registers instead (TABLE: hr, ir, co, di or the full name; ADDRESS: decimal "
+            "or 0x, a zero-based PDU address, or with --profile numbered as the profile's "
+            "document numbers registers, e.g. hr:40051:3 for a Modicon-numbered profile)"
+        ),
     )
     read.add_argument("--all", action="store_true", help="also read the points disabled by default")
     add_timeout_argument(read, default_help="the profile's")
@@ -118,15 +125,14 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def _read(args: argparse.Namespace) -> int:
     """Read a device's points (or raw registers) and print them."""
     link = parse_link(args.link)
-    if args.raw is not None:
-        if args.watch or args.count:
-            raise ConfigError("--raw", "reads once; --watch and --count do not apply")
-        limits = BusLimits() if args.timeout is None else BusLimits(timeout=args.timeout)
-        settings = serial_defaults(link, None)
-        return asyncio.run(_read_raw(settings, args.unit, args.raw, limits, as_json=args.json))
     named = None
     if args.profile != AUTO_PROFILE:
         named = with_timeout(named_profile(args.profile), args.timeout)
+    if args.raw is not None:
+        if args.watch or args.count:
+            raise ConfigError("--raw", "reads once; --watch and --count do not apply")
+        raw = RawRead(span=args.raw, profile=named, as_json=args.json)
+        return asyncio.run(_read_raw(serial_defaults(link, named), args.unit, raw, args.timeout))
     return asyncio.run(_read_points(serial_defaults(link, named), named, args))
 
 
@@ -170,28 +176,64 @@ async def _read_points(
         bus.close()
 
 
-async def _read_raw(
-    settings: LinkSettings, unit: int, span: RawSpan, limits: BusLimits, *, as_json: bool
-) -> int:
-    """Read raw registers (or bits) and print them with their addresses."""
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawRead:
+    """What ``read --raw`` reads, numbered as ``profile``'s document does (PDU addresses without)."""
+
+    span: RawSpan
+    profile: Profile | None
+    as_json: bool
+
+    @property
+    def addressing(self) -> Addressing:
+        """How the registers are numbered."""
+        return Addressing.PDU if self.profile is None else self.profile.addressing
+
+
+async def _read_raw(settings: LinkSettings, unit: int, raw: RawRead, timeout: float | None) -> int:
+    """Read raw registers (or bits) and print them with their numbers and PDU addresses."""
+    table, first = raw_addresses(raw.span, raw.profile)
+    if raw.profile is not None:
+        limits = raw.profile.limits
+    else:
+        limits = BusLimits() if timeout is None else BusLimits(timeout=timeout)
     async with Bus(settings) as bus:
-        answer = await bus.read(unit, span.table, span.address, span.count, limits)
+        answer = await bus.read(unit, table, first, raw.span.count, limits)
     values = [int(value) for value in answer]
-    addresses = range(span.address, span.address + span.count)
-    if as_json:
+    addresses = range(first, first + raw.span.count)
+    numbers = [document_number(raw.addressing, table, address) for address in addresses]
+    if raw.as_json:
         document = {
             "unit": unit,
-            "table": span.table.value,
+            "table": table.value,
+            "numbering": raw.addressing.value,
             "registers": [
-                {"address": address, "hex": format_register(span.table, value), "value": value}
-                for address, value in zip(addresses, values, strict=True)
+                {
+                    "register": number,
+                    "address": address,
+                    "hex": format_register(table, value),
+                    "value": value,
+                }
+                for number, address, value in zip(numbers, addresses, values, strict=True)
             ],
         }
         print(json.dumps(document, indent=2))
         return EXIT_OK
-    rows = [
-        (format_address(address), str(address), format_register(span.table, value), str(value))
-        for address, value in zip(addresses, values, strict=True)
+    rows: list[tuple[str, ...]] = [
+        (
+            str(number),
+            format_address(address),
+            str(address),
+            format_register(table, value),
+            str(value),
+        )
+        for number, address, value in zip(numbers, addresses, values, strict=True)
     ]
-    print(format_table(("address", "decimal", "hex", "value"), rows, right={1, 3}))
+    headers: tuple[str, ...] = ("register", "address", "decimal", "hex", "value")
+    if raw.addressing is Addressing.PDU:  # the register number is the PDU address
+        headers, rows = headers[1:], [row[1:] for row in rows]
+    right = {
+        column for column, name in enumerate(headers) if name in ("register", "decimal", "value")
+    }
+    print(format_table(headers, rows, right=right))
     return EXIT_OK

@@ -5,13 +5,31 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+import difflib
 import json
 import math
 import time
 from typing import Any, TextIO
 
-from .. import ConfigError, DeviceSession, DeviceSnapshot, PollGroup, Profile, Reading, Value
-from .output import EXIT_FAILURE, EXIT_OK, describe_device, fail, format_number, format_table
+from .. import (
+    ConfigError,
+    DeviceSession,
+    DeviceSnapshot,
+    PointState,
+    PollGroup,
+    Profile,
+    Reading,
+    Value,
+)
+from .output import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    describe_device,
+    fail,
+    format_number,
+    format_table,
+    plural,
+)
 
 DEFAULT_WATCH_SECONDS = 2.0
 CLEAR_SCREEN = "\x1b[H\x1b[2J"
@@ -40,8 +58,13 @@ def selected_keys(
         keys = [key for chunk in points for key in chunk]
         unknown = [key for key in keys if not profile.has_point(key)]
         if unknown:
+            known = [point.key for point in profile.points]
+            close = difflib.get_close_matches(unknown[0], known, n=3)
+            hint = f"did you mean {' or '.join(map(repr, close))}? " if close else ""
             raise ConfigError(
-                "--point", f"{profile.key} has no point {', '.join(map(repr, unknown))}"
+                "--point",
+                f"{profile.key} has no point {', '.join(map(repr, unknown))} "
+                f"({hint}its points: {', '.join(known)})",
             )
         return keys
     return [
@@ -52,15 +75,19 @@ def selected_keys(
 
 
 async def show_readings(session: DeviceSession, options: ReadOptions, out: TextIO) -> int:
-    """Read and print as often as ``options`` say; exit code 1 when a single read gets no answer."""
+    """Read and print as often as ``options`` say.
+
+    The exit code is 1 when a single read gets no answer, or when the last read
+    leaves not one of the points asked for valid; 0 otherwise.
+    """
     clear = out.isatty() and not options.as_json
+    device = describe_device(session.unit, session.bus.settings.describe())
     done = 0
     while True:
         started = time.monotonic()
         result = await session.refresh()
         done += 1
         if options.repetitions == 1 and not result.available:
-            device = describe_device(session.unit, session.bus.settings.describe())
             return fail(f"{device} does not answer: {result.error}", EXIT_FAILURE)
         if options.as_json:
             document = readings_document(session, result)
@@ -75,8 +102,23 @@ async def show_readings(session: DeviceSession, options: ReadOptions, out: TextI
             out.write(frame)
         out.flush()
         if options.repetitions is not None and done >= options.repetitions:
-            return EXIT_OK
+            return _exit_code(session, result, device)
         await asyncio.sleep(max(0.0, options.interval - (time.monotonic() - started)))
+
+
+def _exit_code(session: DeviceSession, result: DeviceSnapshot, device: str) -> int:
+    """Exit code of a read: 1 (with the reasons on stderr) when no point asked for is valid."""
+    readings = dict(_in_profile_order(session, result))
+    if not result.available:
+        return fail(f"{device} does not answer: {result.error}", EXIT_FAILURE)
+    if any(reading.state is PointState.VALID for reading in readings.values()):
+        return EXIT_OK
+    reasons = sorted({reading.error or reading.state.value for reading in readings.values()})
+    return fail(
+        f"no point of {device} could be read ({plural(len(readings), 'point')} asked for): "
+        + "; ".join(reasons),
+        EXIT_FAILURE,
+    )
 
 
 def readings_document(session: DeviceSession, result: DeviceSnapshot) -> dict[str, Any]:
@@ -120,8 +162,18 @@ def render_readings(session: DeviceSession, result: DeviceSnapshot, title: str) 
     )
     if result.error:
         footer += f"\nno answer: {result.error}"
+    footer += "".join(f"\n{line}" for line in _failures(session, result))
     table = format_table(("point", "value", "unit", "state"), rows, right={1})
     return f"{title}\n\n{table}\n\n{footer}\n"
+
+
+def _failures(session: DeviceSession, result: DeviceSnapshot) -> list[str]:
+    """One line per reason some points are not valid, naming the points (``read`` tables)."""
+    by_reason: dict[str, list[str]] = {}
+    for key, reading in _in_profile_order(session, result):
+        if reading.state is not PointState.VALID and reading.error:
+            by_reason.setdefault(reading.error, []).append(key)
+    return [f"{', '.join(keys)}: {reason}" for reason, keys in by_reason.items()]
 
 
 def _in_profile_order(

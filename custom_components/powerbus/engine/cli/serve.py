@@ -1,23 +1,38 @@
-"""``powerbus simulate`` and ``powerbus demo``: serve simulated devices, and watch one."""
+"""``powerbus simulate`` and ``powerbus demo``: serve simulated devices, and watch one.
+
+``simulate`` prints where it serves, the faults in force, and, for a UPS, how to
+cut its mains: SIGUSR1 cuts them, SIGUSR2 brings them back. ``demo`` serves a
+PRO380 and shows it live on one 80x24 screen (``demo_view``), redrawn in place.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 import contextlib
 from dataclasses import replace
+import os
 import signal
 import sys
+import time
 from typing import Any
 
-from .. import Bus, DeviceSession, PollGroup, Profile, get_profile, parse_link
+from rich.console import Console, RenderableType
+from rich.live import Live
+
+from .. import Bus, DeviceSession, Profile, get_profile, parse_link
+from ..simulator.apc import ApcUpsBehaviour
 from ..simulator.behaviours import simulated_device
 from ..simulator.faults import FaultPlan
+from ..simulator.gateways import GatewayBehaviour
+from ..simulator.liebert import LiebertUpsBehaviour
+from ..simulator.profile_device import ProfileDevice
 from ..simulator.server import Simulator
 from .arguments import host_port, positive_int, positive_seconds, simulator_fault, tcp_port, unit_id
+from .demo_view import WIDTH, DemoLayout, DemoScreen, demo_layout, render_demo
 from .output import EXIT_OK, serial_label
-from .readings import DEFAULT_WATCH_SECONDS, ReadOptions, selected_keys, show_readings
+from .readings import DEFAULT_WATCH_SECONDS
 from .resolve import PROFILE_HELP, named_profile
 
 DEFAULT_SIMULATOR_HOST = "127.0.0.1"
@@ -99,17 +114,54 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 async def _run_simulator(profile: Profile, args: argparse.Namespace) -> int:
-    """Start the listeners, say where they are, and wait for a stop signal."""
+    """Start the listeners, say where they are and what is in force, and wait for a stop signal."""
     unit = profile.transport.unit_id if args.unit is None else args.unit
-    faults = FaultPlan(*args.faults) if args.faults else None
     device = simulated_device(profile, speed=args.speed)
-    async with Simulator({unit: device}, faults) as simulator:
-        with _stop_signals() as stop:
+    async with Simulator({unit: device}, FaultPlan(*args.faults)) as simulator:
+        if isinstance(device.behaviour, GatewayBehaviour):
+            device.behaviour.faults = simulator.faults  # the gateway goes quiet while it reboots
+        with _stop_signals() as stop, _mains_switch(device) as mains:
             for line in await _start_listeners(simulator, profile, unit, args):
+                print(line)
+            for fault in simulator.faults.in_force():
+                print(f"fault in force: {fault.describe()}")
+            for line in mains:
                 print(line)
             print("Ctrl-C to stop.", flush=True)
             await stop.wait()
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def _mains_switch(device: ProfileDevice) -> Iterator[list[str]]:
+    """Let SIGUSR1 cut a simulated UPS's mains and SIGUSR2 bring them back.
+
+    Yields the banner lines that say so (none for a device that is no UPS). Each
+    change is announced on stdout as it happens.
+    """
+    ups = device.behaviour
+    if not isinstance(ups, LiebertUpsBehaviour | ApcUpsBehaviour) or not hasattr(signal, "SIGUSR1"):
+        yield []  # no UPS, or a system without user signals
+        return
+
+    def switch(*, cut: bool) -> None:
+        """Cut the mains or bring them back, and say so."""
+        if cut:
+            ups.fail_input()
+            print("mains cut: the UPS runs on its battery", flush=True)
+        else:
+            ups.restore_input()
+            print("mains back", flush=True)
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR1, lambda: switch(cut=True))
+    loop.add_signal_handler(signal.SIGUSR2, lambda: switch(cut=False))
+    pid = os.getpid()
+    try:
+        yield [f"cut the UPS's mains: kill -USR1 {pid}; bring them back: kill -USR2 {pid}"]
+    finally:
+        loop.remove_signal_handler(signal.SIGUSR1)
+        loop.remove_signal_handler(signal.SIGUSR2)
 
 
 @contextlib.contextmanager
@@ -181,8 +233,9 @@ def add_demo_command(commands: Any, verbose: argparse.ArgumentParser) -> None:
         parents=[verbose],
         help="watch a simulated PRO380 energy meter",
         description=(
-            f"Start a simulated PRO380 meter on {DEFAULT_SIMULATOR_HOST} (time running {DEMO_SPEED:g}x faster) "
-            "and read it, refreshing the table until Ctrl-C."
+            f"Start a simulated PRO380 meter on {DEFAULT_SIMULATOR_HOST} (time running {DEMO_SPEED:g}x "
+            "faster) and read it, redrawing one 80x24 screen in place until Ctrl-C (elsewhere than "
+            "on a terminal: one screen after another)."
         ),
     )
     demo.add_argument(
@@ -214,23 +267,72 @@ async def _run_demo(port: int, interval: float, repetitions: int | None) -> int:
     profile = get_profile(DEMO_PROFILE)
     unit = profile.transport.unit_id
     device = simulated_device(profile, speed=DEMO_SPEED)
+    layout = demo_layout(profile)
     async with Simulator({unit: device}) as simulator:
         port = await simulator.start_tcp(DEFAULT_SIMULATOR_HOST, port)
         link = _tcp_link(DEFAULT_SIMULATOR_HOST, port)
         bus = Bus(parse_link(link))
         try:
-            options = ReadOptions(
-                keys=selected_keys(profile, frozenset(PollGroup), None, include_disabled=False),
-                interval=interval,
-                repetitions=repetitions,
-                as_json=False,
-                title=(
-                    f"{profile.name}, simulated at {link} (unit {unit}), time {DEMO_SPEED:g}x faster. "
-                    f"Ctrl-C to stop.\nRead it from another terminal: {_read_command(link, unit)}"
-                ),
-            )
-            return await show_readings(
-                DeviceSession(bus, profile, unit, enabled=options.keys), options, sys.stdout
-            )
+            session = DeviceSession(bus, profile, unit, enabled=layout.keys)
+            frames = _demo_frames(session, layout, link, interval, repetitions)
+            if sys.stdout.isatty():
+                await _redraw_in_place(frames)
+            else:
+                await _print_one_after_another(frames)
         finally:
             bus.close()
+    return EXIT_OK
+
+
+async def _demo_frames(
+    session: DeviceSession,
+    layout: DemoLayout,
+    link: str,
+    interval: float,
+    repetitions: int | None,
+) -> AsyncIterator[RenderableType]:
+    """Read the meter every ``interval`` seconds and yield each frame, ``repetitions`` times."""
+    done = 0
+    while repetitions is None or done < repetitions:
+        if done:
+            await asyncio.sleep(interval)
+        snapshot = await session.refresh()
+        done += 1
+        stats = session.stats
+        status = (
+            f"{stats.requests} requests, {stats.retries} retries, mean latency "
+            f"{stats.latency_mean * 1000:.1f} ms; read at {time.strftime('%H:%M:%S')}"
+        )
+        if not snapshot.available:
+            status += f"; no answer: {snapshot.error}"
+        yield render_demo(
+            DemoScreen(
+                profile=session.profile,
+                layout=layout,
+                identity=snapshot.identity,
+                readings=snapshot.readings,
+                where=f"unit {session.unit} on {link}",
+                speed=DEMO_SPEED,
+                status=status,
+                hint=f"Ctrl-C stops. Try it yourself: {_read_command(link, session.unit)}",
+            )
+        )
+
+
+async def _redraw_in_place(frames: AsyncIterator[RenderableType]) -> None:
+    """Draw each frame over the last one on the terminal."""
+    console = Console()
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        async for frame in frames:
+            live.update(frame, refresh=True)
+
+
+async def _print_one_after_another(frames: AsyncIterator[RenderableType]) -> None:
+    """Print each frame below the last one, a blank line between, for a pipe or a file."""
+    console = Console(width=WIDTH, highlight=False)
+    first = True
+    async for frame in frames:
+        if not first:
+            console.print()
+        console.print(frame)
+        first = False

@@ -442,7 +442,7 @@ class ApcUpsBehaviour:
 
     def _publish(self, device: ProfileDevice) -> None:
         """Store the state in the registers of the map the device is served with."""
-        t = self._now - (self._start or 0.0)
+        t = (self._now - (self._start or 0.0)) * self.speed
         input_voltage = 230.0 + 2.0 * math.sin(t / 30.0) if self.input_ok else 0.0
         load = self.load_percent * (1.0 + 0.02 * math.sin(t / 11.0)) if self.output_on else 0.0
         output_voltage = (input_voltage if self.bypass else 230.0) if self.output_on else 0.0

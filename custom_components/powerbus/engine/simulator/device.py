@@ -8,7 +8,7 @@ device would send; the simulator puts exactly that code on the wire.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError, DeviceExceptionError
 from ..models import Table
@@ -34,6 +34,18 @@ class SimulatedDevice(Protocol):
 
         Raise DeviceExceptionError to answer with a Modbus exception instead.
         """
+
+
+@runtime_checkable
+class Addressable(Protocol):
+    """A simulated device whose unit id is one of its own settings, which a write can change.
+
+    The simulator sets ``unit_id`` to the unit id it serves the device on; the
+    device changes it when a write moves it to another one (a meter's "Modbus
+    address" register), and from then on the simulator serves it there.
+    """
+
+    unit_id: int | None
 
 
 class RegisterImage:

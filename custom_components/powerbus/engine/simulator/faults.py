@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import ClassVar
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DeviceExceptionError
 from ..models import Table
 
 
@@ -89,6 +89,24 @@ class Fault(ABC):
     def apply(self, verdict: Verdict) -> Verdict | None:
         """Return the verdict with this fault applied, or None when an earlier fault took its place."""
 
+    def describe(self) -> str:
+        """Say what the fault does and to which requests, e.g. ``no answer, every request``."""
+        if self.times is None:
+            scope = "every request"
+        else:
+            scope = "the next request" if self.times == 1 else f"the next {self.times} requests"
+        if self.unit_id is not None:
+            scope += f" to unit {self.unit_id}"
+        if self.table is not None:
+            scope += f" of the {self.table.value} table"
+        if self.addresses is not None:
+            scope += f" touching {self.addresses.start}..{self.addresses.stop - 1}"
+        return f"{self.action()}, {scope}"
+
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return type(self).__name__
+
 
 @dataclass(frozen=True, kw_only=True)
 class Delay(Fault):
@@ -105,6 +123,10 @@ class Delay(Fault):
     def apply(self, verdict: Verdict) -> Verdict:
         """Add the delay to whatever else the verdict says."""
         return replace(verdict, delay=verdict.delay + self.seconds)
+
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return f"answer {self.seconds:g} s late"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,6 +148,10 @@ class NoAnswer(_AnswerFault):
 
     reply: ClassVar[Reply] = Reply.SILENT
 
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return "no answer"
+
 
 @dataclass(frozen=True, kw_only=True)
 class ExceptionAnswer(_AnswerFault):
@@ -145,6 +171,10 @@ class ExceptionAnswer(_AnswerFault):
         applied = super().apply(verdict)
         return None if applied is None else replace(applied, exception_code=self.code)
 
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return f"answer with {DeviceExceptionError(self.code)}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class CorruptFrame(_AnswerFault):
@@ -152,12 +182,20 @@ class CorruptFrame(_AnswerFault):
 
     reply: ClassVar[Reply] = Reply.CORRUPT
 
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return "damaged answer (wrong CRC on RTU, PDU one byte short on TCP)"
+
 
 @dataclass(frozen=True, kw_only=True)
 class DropConnection(_AnswerFault):
     """Close the master's TCP connection instead of answering (on RTU: stay silent)."""
 
     reply: ClassVar[Reply] = Reply.DROP
+
+    def action(self) -> str:
+        """Name what the fault does to a request it matches."""
+        return "close the TCP connection instead of answering (on RTU: no answer)"
 
 
 class FaultPlan:
@@ -183,6 +221,10 @@ class FaultPlan:
     def clear(self) -> None:
         """Take every fault out of force."""
         self._pending.clear()
+
+    def in_force(self) -> list[Fault]:
+        """Return the faults still in force, oldest first."""
+        return [fault for fault, _ in self._pending]
 
     def judge(self, request: Request) -> Verdict:
         """Decide how to answer ``request`` and use up the faults that took part."""

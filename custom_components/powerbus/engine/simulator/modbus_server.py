@@ -28,7 +28,7 @@ Version switches, all in this module:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 import importlib
 import logging
@@ -42,7 +42,7 @@ from pymodbus.server.requesthandler import ServerRequestHandler
 
 from ..errors import DeviceExceptionError, LinkError
 from ..models import Table
-from .device import SimulatedDevice
+from .device import Addressable, SimulatedDevice
 from .faults import FaultPlan, Reply, Request
 
 _LOGGER = logging.getLogger(__name__)
@@ -85,9 +85,9 @@ _MBAP_LENGTH_END = 6
 
 @dataclass(slots=True)
 class _Bus:
-    """What the request handlers of one server share."""
+    """What the request handlers of one server share: the simulator's devices by unit id among them."""
 
-    devices: Mapping[int, SimulatedDevice]
+    devices: MutableMapping[int, SimulatedDevice]
     faults: FaultPlan
     damage: Callable[[bytes], bytes]
     drops_connections: bool
@@ -112,7 +112,7 @@ class RunningServer:
 
 
 async def serve_tcp(
-    devices: Mapping[int, SimulatedDevice], faults: FaultPlan, *, host: str, port: int
+    devices: MutableMapping[int, SimulatedDevice], faults: FaultPlan, *, host: str, port: int
 ) -> tuple[RunningServer, int]:
     """Serve ``devices`` over Modbus TCP; return the server and the port (port 0 picks one)."""
     bus = _Bus(devices=devices, faults=faults, damage=_shorten_pdu, drops_connections=True)
@@ -124,7 +124,7 @@ async def serve_tcp(
 
 
 async def serve_rtu(
-    devices: Mapping[int, SimulatedDevice],
+    devices: MutableMapping[int, SimulatedDevice],
     faults: FaultPlan,
     *,
     port_path: str,
@@ -230,12 +230,37 @@ class _RequestHandler(ServerRequestHandler):
                 )
             case _:
                 response = await _execute(request, device)
+                _follow_new_unit_id(self._bus.devices, request.dev_id, device)
         response.transaction_id = request.transaction_id
         response.dev_id = request.dev_id
         if verdict.reply is Reply.CORRUPT:
             self.send(self._bus.damage(self.framer.buildFrame(response)), addr=address)
         else:
             self.pdu_send(response, addr=address)
+
+
+def _follow_new_unit_id(
+    devices: MutableMapping[int, SimulatedDevice], unit_id: int, device: SimulatedDevice
+) -> None:
+    """Serve a device whose own unit id setting a request has just changed under its new id.
+
+    The answer to that request still goes out under the old id. A bus cannot hold
+    two devices on one id: when the new one is taken, the device keeps its old id.
+    """
+    if not isinstance(device, Addressable) or device.unit_id in (None, unit_id):
+        return
+    if devices.get(unit_id) is not device:
+        return
+    if device.unit_id in devices:
+        _LOGGER.warning(
+            "Simulated unit %s cannot move to unit %s: another device answers there",
+            unit_id,
+            device.unit_id,
+        )
+        device.unit_id = unit_id
+        return
+    del devices[unit_id]
+    devices[device.unit_id] = device
 
 
 def _describe(request: Any) -> Request:

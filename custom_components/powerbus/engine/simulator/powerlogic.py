@@ -84,7 +84,7 @@ class PowerLogicBehaviour:
     """Moving values and the command interface of one PowerLogic meter.
 
     ``speed`` > 1 makes time (and energy) run faster; ``setup_timeout`` is how many
-    seconds a setup session survives without a write, timed by the device's clock;
+    seconds of simulated time a setup session survives without a write;
     ``energy_preset`` False plays a firmware without command 6209 (it answers 81).
     The model (PM800, CM3000, CM4000 or CM2000) follows the profile variant of the
     device the behaviour is attached to.
@@ -250,7 +250,7 @@ class PowerLogicBehaviour:
         """Write the seven counters as whole MOD10 values where the model keeps them."""
         for key, register in self.model.energy_registers.items():
             device.set_registers(
-                Table.HOLDING_REGISTER, register - 1, _mod10_words(int(self._energy[key]))
+                Table.HOLDING_REGISTER, register - 1, _mod10_words(round(self._energy[key]))
             )
 
     # -- Command interface ----------------------------------------------------------------
@@ -353,8 +353,12 @@ class PowerLogicBehaviour:
             self._publish_fast_frequency(device, self._state)
 
     def _expire_session(self, now: float) -> None:
-        """End the setup session without saving once it has had no write for ``setup_timeout``."""
-        if self._session is not None and now - self._session.last_write > self.setup_timeout:
+        """End the setup session without saving once it has had no write for ``setup_timeout``.
+
+        The timeout is in simulated seconds: ``speed`` shortens it as it shortens everything else.
+        """
+        session = self._session
+        if session is not None and (now - session.last_write) * self.speed > self.setup_timeout:
             self._session = None
             self.events.append("setup timed out")
 

@@ -96,7 +96,9 @@ class Pro380Behaviour:
         self._last = now
         t = (now - self._start) * self.speed
         phases = [self._phase(i, t) for i in range(3)]
-        self._publish_instantaneous(device, phases)
+        self._publish_instantaneous(device, phases, t)
+        if device.unit_id is not None:
+            device.set_value("modbus_id", device.unit_id)
         if elapsed > 0:
             self._integrate(device, phases, elapsed / SECONDS_PER_HOUR)
 
@@ -112,6 +114,9 @@ class Pro380Behaviour:
             self._energy["day_counter_energy"] = float(value)
         elif point.key == "combination_code":
             self._publish_totals(device)
+        elif point.key == "modbus_id" and isinstance(value, int) and device.unit_id is not None:
+            # The meter answers on its new address at once (the profile's set_modbus_id says so).
+            device.unit_id = value
 
     def _initialise(self, device: ProfileDevice) -> None:
         """Identity and configuration from a real meter; counters from a used one."""
@@ -138,9 +143,12 @@ class Pro380Behaviour:
         return voltage, current, self.power_factor[index]
 
     def _publish_instantaneous(
-        self, device: ProfileDevice, phases: list[tuple[float, float, float]]
+        self, device: ProfileDevice, phases: list[tuple[float, float, float]], t: float
     ) -> None:
-        """Write voltages, currents, powers and power factors for every phase and the totals."""
+        """Write voltages, currents, powers and power factors for every phase and the totals.
+
+        ``t`` is the simulated time in seconds since the meter started.
+        """
         totals = {"active_power": 0.0, "reactive_power": 0.0, "apparent_power": 0.0}
         for phase, (voltage, current, pf) in zip(_PHASES, phases, strict=True):
             apparent = voltage * abs(current) / 1000.0
@@ -169,7 +177,7 @@ class Pro380Behaviour:
             else 1.0
         )
         device.set_value("power_factor", round(total_pf, 4))
-        device.set_value("frequency", round(50.0 + 0.03 * math.sin((self._last or 0.0) / 7.0), 3))
+        device.set_value("frequency", round(50.0 + 0.03 * math.sin(t / 7.0), 3))
         device.set_value("voltage", 0.0)
         device.set_value("current", 0.0)
 
@@ -177,7 +185,7 @@ class Pro380Behaviour:
         self, device: ProfileDevice, phases: list[tuple[float, float, float]], hours: float
     ) -> None:
         """Add the energy of ``hours`` to the counters of the active tariff."""
-        tariff = "t1" if _raw(device, "tariff") == Tariff.T1 else "t2"
+        tariff = "t1" if _raw(device, "tariff", Tariff.T1) == Tariff.T1 else "t2"
         for phase, (voltage, current, pf) in zip(_PHASES, phases, strict=True):
             apparent = voltage * abs(current) / 1000.0
             direction = "import" if current >= 0 else "export"
@@ -191,7 +199,7 @@ class Pro380Behaviour:
 
     def _publish_totals(self, device: ProfileDevice) -> None:
         """Derive every energy register from the per-phase, per-tariff counters."""
-        code = _raw(device, "combination_code")
+        code = _raw(device, "combination_code", CombinationCode.FORWARD)
         for kind in ("active", "reactive"):
             for tariff in ("t1", "t2", None):
                 for phase in (*_PHASES, None):
@@ -216,8 +224,13 @@ class Pro380Behaviour:
         )
 
 
-def _raw(device: ProfileDevice, key: str) -> int:
-    """Return the register of the one-register point ``key`` as the meter holds it."""
+def _raw(device: ProfileDevice, key: str, default: int) -> int:
+    """Return the register of the one-register point ``key`` as the meter holds it.
+
+    An early-firmware map without the point gives ``default``, the meter's factory setting.
+    """
+    if not device.profile.has_point(key):
+        return default
     point = device.profile.point(key)
     (word,) = device.registers(point.table, point.address, 1)
     return word

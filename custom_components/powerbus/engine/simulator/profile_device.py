@@ -53,6 +53,9 @@ class ProfileDevice:
         self.profile = profile
         self.behaviour = behaviour
         self.paused = False
+        self.unit_id: int | None = None
+        """The unit id the simulator serves the device on; a behaviour moves it when a write
+        changes the device's own address setting (see :class:`~.device.Addressable`)."""
         self._clock = clock
         self._image: dict[Table, dict[int, int]] = {table: {} for table in Table}
         self._owner: dict[tuple[Table, int], Point] = {}

@@ -1,8 +1,10 @@
 """The device simulator: simulated devices by unit id, served over Modbus TCP and RTU.
 
 Like devices on an RS-485 bus, a unit id that no device has gets no answer at
-all. Faults injected through the simulator's :class:`FaultPlan` apply to every
-transport it serves.
+all, and a device whose unit id is one of its settings
+(:class:`~.device.Addressable`) answers under its new id as soon as a write has
+changed it. Faults injected through the simulator's :class:`FaultPlan` apply to
+every transport it serves.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from types import TracebackType
 from typing import Self
 
 from ..errors import ConfigError
-from .device import SimulatedDevice
+from .device import Addressable, SimulatedDevice
 from .faults import FaultPlan
 from .modbus_server import RunningServer, serve_rtu, serve_tcp
 
@@ -30,6 +32,11 @@ class Simulator:
             if not 0 <= unit_id <= _LARGEST_UNIT_ID:
                 raise ConfigError("devices", f"unit id {unit_id} is outside 0..{_LARGEST_UNIT_ID}")
         self._devices = dict(devices)
+        served = list(devices.values())
+        for unit_id, device in devices.items():
+            # A device that keeps its unit id as a setting learns the one it is served on.
+            if isinstance(device, Addressable) and served.count(device) == 1:
+                device.unit_id = unit_id
         self._faults = FaultPlan() if faults is None else faults
         self._servers: list[RunningServer] = []
 
