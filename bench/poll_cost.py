@@ -40,6 +40,7 @@ import tempfile
 import termios
 import time
 
+from run_info import load_footer, run_header
 import serial
 from wiretime import (
     Framing,
@@ -462,6 +463,8 @@ def print_measured(costs: Costs, measured: Sequence[Measured], runs: int, baud: 
 
 async def run(args: argparse.Namespace) -> None:
     """Print the modelled costs of every shipped profile and the measured PRO380 polls."""
+    runs = "model only" if args.model_only else f"{args.runs} full polls per row of real polls"
+    print(run_header(runs))
     pro380 = costs_of(get_profile("pro380"))
     print_full_poll(pro380, args.baud)
     print_every_profile([costs_of(profile) for profile in builtin_profiles().values()], args.baud)
@@ -471,6 +474,8 @@ async def run(args: argparse.Namespace) -> None:
     if not args.model_only:
         measured = await measure(pro380.profile, args.runs, args.baud)
         print_measured(pro380, measured, args.runs, args.baud)
+    print()
+    print(load_footer())
 
 
 def main() -> None:
