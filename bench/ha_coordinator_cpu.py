@@ -40,10 +40,11 @@ from ha_harness import (
     counting_server,
     hold_timer,
     home_assistant,
-    machine,
     measure,
     milliseconds,
     poll_everything_next,
+    run_description,
+    run_end,
     set_up_powerbus,
 )
 from homeassistant.helpers import entity_registry as er
@@ -214,8 +215,6 @@ def _report(shape: LinkShape, home_assistant_run: Run, engine_run: Run) -> None:
     kinds = Counter(DEVICES.values())
     points = sum(len(keys) for keys in shape.enabled.values())
     print()
-    for line in machine():
-        print(line)
     print(
         f"link: {len(DEVICES)} devices on one Modbus TCP endpoint "
         f"({', '.join(f'{n} x {key}' for key, n in kinds.items())}); "
@@ -274,7 +273,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     polls, ticks = (3, 2) if args.short else (args.polls, args.ticks)
+    runs = f"{polls} full polls and {ticks} ticks of each kind, medians per poll"
+    print(run_description(runs), flush=True)
     asyncio.run(_run(polls, ticks))
+    print(run_end())
 
 
 if __name__ == "__main__":

@@ -46,10 +46,11 @@ from ha_harness import (
     counting_server,
     hold_timer,
     home_assistant,
-    machine,
     measure,
     milliseconds,
     poll_everything_next,
+    run_description,
+    run_end,
     set_up_powerbus,
 )
 from homeassistant.components.modbus.sensor import ModbusRegisterSensor
@@ -314,11 +315,9 @@ def figures(outcome: Outcome, spacing: float) -> Figures:
 def report(results: dict[str, list[Outcome]], spacing: float, cycles: int) -> None:
     """Print a table per set of values, and how the request counts compare."""
     print()
-    for line in machine():
-        print(line)
     print(
-        f"{PROFILE} at unit {UNIT} on Modbus TCP; {cycles} cycles per configuration, medians per cycle; "
-        f"line time modelled for RTU at {BAUD} Bd with {spacing * 1000:.0f} ms after every answer"
+        f"{PROFILE} at unit {UNIT} on Modbus TCP; {cycles} cycles per configuration, medians per "
+        f"cycle; line time modelled for RTU at {BAUD} Bd with {spacing * 1000:.0f} ms after every answer"
     )
     for values, outcomes in results.items():
         print()
@@ -380,7 +379,10 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=30, help="cycles per configuration (30)")
     parser.add_argument("--short", action="store_true", help="a quick run: 2 cycles each")
     args = parser.parse_args()
-    asyncio.run(_run(2 if args.short else args.cycles))
+    cycles = 2 if args.short else args.cycles
+    print(run_description(f"{cycles} cycles per configuration, medians per cycle"), flush=True)
+    asyncio.run(_run(cycles))
+    print(run_end())
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@
   (``time.thread_time``, the loop runs in the benchmark's main thread) and of the whole
   process (``time.process_time``), from the start of the poll until Home Assistant has
   nothing left to do.
+- :func:`run_description` and :func:`run_end` describe the run (``run_info.py``, plus the
+  Home Assistant version).
 """
 
 from __future__ import annotations
@@ -21,11 +23,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import json
 import logging
-import os
 from pathlib import Path
-import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +40,8 @@ from homeassistant import loader  # noqa: E402
 from homeassistant.const import __version__ as HA_VERSION  # noqa: E402
 from homeassistant.core import HomeAssistant  # noqa: E402
 from homeassistant.helpers import entity_registry as er, frame  # noqa: E402
-import pymodbus  # noqa: E402
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant  # noqa: E402
+from run_info import load_footer, run_header  # noqa: E402
 
 import custom_components.powerbus  # noqa: E402, F401
 from custom_components.powerbus.const import (  # noqa: E402
@@ -273,43 +272,14 @@ def milliseconds(values: Iterable[float]) -> tuple[float, float, float]:
     )
 
 
-# --- The machine -------------------------------------------------------------------------------
+# --- The run ----------------------------------------------------------------------------------
 
 
-def machine() -> list[str]:
-    """Describe the machine and the software the figures come from."""
-    model = "unknown"
-    for line in _output("lscpu").splitlines() or _cpuinfo():
-        name, _, value = line.partition(":")
-        if name.strip() in ("Model name", "model name"):
-            model = value.strip()
-            break
-    commit = _output("git", "-C", str(REPO_ROOT), "describe", "--always", "--dirty")
-    load = " ".join(f"{figure:.2f}" for figure in os.getloadavg())
-    return [
-        (
-            f"machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0))}), "
-            f'CPU model "{model}", {platform.system()} {platform.release()}, '
-            f"load average {load}"
-        ),
-        (
-            f"software: Python {platform.python_version()}, Home Assistant {HA_VERSION}, "
-            f"pymodbus {pymodbus.__version__}, repository at {commit or 'unknown'}"
-        ),
-    ]
+def run_description(runs: str) -> str:
+    """Describe the run that is starting (``run_info.run_header``) and the Home Assistant in it."""
+    return f"{run_header(runs)}\nHome Assistant: {HA_VERSION}"
 
 
-def _output(*command: str) -> str:
-    """Return what a command printed; nothing when it is not installed."""
-    try:
-        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
-    except OSError:
-        return ""
-
-
-def _cpuinfo() -> list[str]:
-    """Return the lines of /proc/cpuinfo (where lscpu is missing)."""
-    try:
-        return Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
+def run_end() -> str:
+    """Describe the end of the run: time and load average."""
+    return load_footer()
