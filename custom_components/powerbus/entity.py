@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from homeassistant.const import EntityCategory
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -59,6 +60,7 @@ class PowerbusEntity(CoordinatorEntity[PowerbusCoordinator]):
         self.spec = spec
         self._attr_unique_id = entity_unique_id(device.uid, spec.key)
         self._attr_device_info = device_info(coordinator, device)
+        self._shown: tuple[bool, EntityState] | None = None
 
     @property
     def state_of_entity(self) -> EntityState:
@@ -69,6 +71,25 @@ class PowerbusEntity(CoordinatorEntity[PowerbusCoordinator]):
     def available(self) -> bool:
         """Available when the link's last update worked and the engine says so."""
         return super().available and self.state_of_entity.available
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when what the entity shows changed.
+
+        The link's coordinator tells every entity after every refresh (and a polled
+        device's entities once more as soon as it was polled); most values of most
+        devices are the same as before.
+        """
+        shown = (self.available, self.state_of_entity)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        self.async_write_ha_state()
+
+    async def async_added_to_hass(self) -> None:
+        """Note what the state written as the entity is added shows."""
+        await super().async_added_to_hass()
+        self._shown = (self.available, self.state_of_entity)
 
     async def _operate(self, value: Any = None) -> None:
         """Act on the entity through the engine, then show the device's new state."""

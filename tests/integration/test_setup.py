@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 import pytest
 
@@ -50,3 +52,35 @@ async def test_a_pro380_on_tcp_gets_its_entities(hass: HomeAssistant, pro380: Si
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_an_unchanged_value_is_not_written_again(hass: HomeAssistant, pro380: Site) -> None:
+    """Refreshes that leave a value as it was write no state for it (the state machine stays quiet)."""
+    simulated = pro380.devices[1]
+    simulated.paused = True
+    serial = str(simulated.get_value("serial_number"))
+    entry = link_entry(pro380, device_subentry("pro380", 1, uid=f"pro380_{serial}", serial=serial))
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", "powerbus", f"pro380_{serial}_voltage_l1"
+    )
+    coordinator = entry.runtime_data
+    written: list[Event] = []
+
+    @callback
+    def about_the_sensor(data: Mapping[str, Any]) -> bool:
+        return bool(data["entity_id"] == entity_id)
+
+    for event_type in (EVENT_STATE_REPORTED, EVENT_STATE_CHANGED):
+        hass.bus.async_listen(event_type, written.append, event_filter=about_the_sensor)
+
+    for _ in range(3):
+        (device,) = coordinator.devices.values()
+        device.session.request_refresh()
+        await coordinator.async_refresh()
+    await hass.async_block_till_done()
+
+    assert written == []
+    assert await hass.config_entries.async_unload(entry.entry_id)
