@@ -26,12 +26,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # Home Assistant's loader must find this repository's custom_components package first.
 sys.path.insert(0, str(REPO_ROOT))
 
-from homeassistant import loader  # noqa: E402
+from ha_harness import home_assistant  # noqa: E402
 from homeassistant.const import STATE_ON  # noqa: E402
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant  # noqa: E402
 from homeassistant.helpers import entity_registry as er  # noqa: E402
 from homeassistant.helpers.event import async_track_state_change_event  # noqa: E402
-from pytest_homeassistant_custom_component.common import MockConfigEntry, async_test_home_assistant  # noqa: E402
+from pytest_homeassistant_custom_component.common import MockConfigEntry  # noqa: E402
 
 import custom_components.powerbus  # noqa: E402, F401
 from custom_components.powerbus.const import (  # noqa: E402
@@ -78,9 +78,9 @@ def _time_polls(scheduler: Scheduler) -> list[float]:
     durations: list[float] = []
     run_due = scheduler.run_due
 
-    async def timed() -> dict[Any, Any]:
+    async def timed(listener: Any = None) -> dict[Any, Any]:
         started = time.monotonic()
-        polled = await run_due()
+        polled = await run_due(listener)
         if polled:
             durations.append(time.monotonic() - started)
         return polled
@@ -102,8 +102,7 @@ async def _measure(runs: int, seed: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     polls: list[float] = []
     try:
-        async with async_test_home_assistant() as hass:
-            hass.data.pop(loader.DATA_CUSTOM_COMPONENTS, None)
+        async with home_assistant() as hass:
             entry = MockConfigEntry(
                 domain=DOMAIN,
                 data={CONF_LINK_TYPE: LinkType.TCP, CONF_HOST: "127.0.0.1", CONF_PORT: port},

@@ -70,3 +70,19 @@ def test_coordinator_bench_polls_every_device_through_home_assistant_and_alone()
     assert rows["full poll, Home Assistant"][1] > 0, output
     assert rows["full poll, Home Assistant"] == rows["full poll, engine only"]
     assert "10 devices on one Modbus TCP endpoint" in output
+
+
+def test_the_ups_latency_bench_sees_the_on_battery_state_arrive() -> None:
+    """One mains cut reaches Home Assistant's binary sensor (nothing here judges how fast)."""
+    finished = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "bench" / "ha_ups_latency.py"), "--runs", "1"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert re.search(r"cut to on-battery state, 1 runs?: min \d+ ms", finished.stdout), (
+        finished.stdout
+    )
