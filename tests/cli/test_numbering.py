@@ -146,8 +146,8 @@ async def test_raw_read_takes_the_modicon_reference_of_a_liebert_profile(
 @pytest.mark.parametrize(
     ("raw", "complaint"),
     [
-        ("hr:30021:1", "reference 30021 is a input_register, not a holding_register"),
-        ("ir:21:1", "reference 21 is a coil, not a input_register"),
+        ("hr:30021:1", "reference 30021 is an input_register, not a holding_register"),
+        ("ir:21:1", "reference 21 is a coil, not an input_register"),
         ("ir:50021:1", "50021 is not a Modicon reference"),
     ],
 )

@@ -68,7 +68,8 @@ class AddressResolver:
             implied = _MODICON_TABLES[table_digit]
             if table is not None and table is not implied:
                 raise AddressError(
-                    f"reference {address} is a {implied.value}, not a {table.value}", "table"
+                    f"reference {address} is {with_article(implied.value)}, not {with_article(table.value)}",
+                    "table",
                 )
             return implied, self.addressing.pdu_address(address)
         if table is None:
@@ -178,3 +179,8 @@ def check_overlaps(points: Iterable[Point], log: ProblemLog) -> None:
                     field="address",
                 )
         open_points.append(point)
+
+
+def with_article(word: str) -> str:
+    """Put "a" or "an" before a table's name."""
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..models import Addressing, Profile, Table
-from ..profile_addresses import AddressError, AddressResolver, document_number
+from ..profile_addresses import AddressError, AddressResolver, document_number, with_article
 from .arguments import RawSpan
 
 _NUMBERING = {
@@ -92,5 +92,8 @@ def _six_digit_reference(number: int, table: Table) -> tuple[Table, int]:
     if implied is None or offset == 0:
         raise AddressError(f"{number} is not a Modicon reference", "--raw")
     if implied is not table:
-        raise AddressError(f"reference {number} is a {implied.value}, not a {table.value}", "--raw")
+        raise AddressError(
+            f"reference {number} is {with_article(implied.value)}, not {with_article(table.value)}",
+            "--raw",
+        )
     return implied, offset - 1
