@@ -21,7 +21,16 @@ from homeassistant.helpers import (
 )
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_PROFILE, CONF_SERIAL_NUMBER, CONF_UNIT, DOMAIN, LOGGER, SUBENTRY_DEVICE
+from .const import (
+    CONF_PROFILE,
+    CONF_SERIAL_NUMBER,
+    CONF_UNIT,
+    DOMAIN,
+    LINK_MINOR_VERSION,
+    LINK_VERSION,
+    LOGGER,
+    SUBENTRY_DEVICE,
+)
 from .coordinator import (
     GATEWAY_FAMILY,
     PowerbusConfigEntry,
@@ -108,6 +117,27 @@ async def async_setup_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> 
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     entry.async_on_unload(partial(learned.async_save, coordinator))
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: PowerbusConfigEntry) -> bool:
+    """Bring a link stored by an older Powerbus up to this version's format.
+
+    Format 1.0 differs from 1.1 only in version number. A link stored by a newer
+    Powerbus (a higher major version) is refused rather than misread.
+    """
+    if entry.version > LINK_VERSION:
+        LOGGER.error(
+            "%s was set up by a newer Powerbus (format %s.%s); this one reads %s.%s",
+            entry.title,
+            entry.version,
+            entry.minor_version,
+            LINK_VERSION,
+            LINK_MINOR_VERSION,
+        )
+        return False
+    if entry.minor_version < LINK_MINOR_VERSION:
+        hass.config_entries.async_update_entry(entry, minor_version=LINK_MINOR_VERSION)
     return True
 
 

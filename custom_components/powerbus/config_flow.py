@@ -43,6 +43,8 @@ from .const import (
     CONF_SERIAL_PORT,
     CONF_STOPBITS,
     DOMAIN,
+    LINK_MINOR_VERSION,
+    LINK_VERSION,
     SERIAL_BAUDRATES,
     SERIAL_PARITIES,
     SUBENTRY_DEVICE,
@@ -75,8 +77,8 @@ _OTHER_LINE = {CONF_BAUDRATE: "9600", CONF_PARITY: "E", CONF_STOPBITS: "1", CONF
 class PowerbusConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a link: choose how it reaches the devices, describe it, test it."""
 
-    VERSION = 1
-    MINOR_VERSION = 1
+    VERSION = LINK_VERSION
+    MINOR_VERSION = LINK_MINOR_VERSION
 
     def __init__(self) -> None:
         """Start with nothing chosen."""

@@ -10,6 +10,9 @@ DOMAIN: Final = "powerbus"
 LOGGER = logging.getLogger(__package__)
 
 # --- A link (the config entry) ----------------------------------------------------------------
+LINK_VERSION: Final = 1
+LINK_MINOR_VERSION: Final = 1
+"""The format of a link's stored config entry; async_migrate_entry reads older ones."""
 CONF_LINK_TYPE: Final = "link_type"
 CONF_SERIAL_PORT: Final = "serial_port"
 CONF_BAUDRATE: Final = "baudrate"

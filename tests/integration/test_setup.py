@@ -84,3 +84,34 @@ async def test_an_unchanged_value_is_not_written_again(hass: HomeAssistant, pro3
 
     assert written == []
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_link_stored_by_an_older_format_is_migrated(
+    hass: HomeAssistant, pro380: Site
+) -> None:
+    """Format 1.0 becomes 1.1 and loads."""
+    serial = str(pro380.devices[1].get_value("serial_number"))
+    entry = link_entry(pro380, device_subentry("pro380", 1, uid=f"pro380_{serial}", serial=serial))
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, minor_version=0)
+
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert (entry.version, entry.minor_version) == (1, 1)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_link_stored_by_a_newer_powerbus_is_refused(
+    hass: HomeAssistant, pro380: Site
+) -> None:
+    """A higher major format is not misread: the link does not load."""
+    entry = link_entry(pro380)
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, version=2)
+
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.MIGRATION_ERROR
