@@ -29,6 +29,7 @@ from powerbus import (
     Platform,
     PollIntervals,
     Profile,
+    Source,
     catalogue,
     load_profiles,
     parse_link,
@@ -206,6 +207,9 @@ class _Resolver:
         changeable = {spec.key for spec in catalogue(profile) if spec.platform in OPERABLE}
         commands = {command.key: command for command in profile.commands}
         known = changeable | set(commands)
+        dangerous = {command.key: command.dangerous for command in profile.commands} | {
+            spec.key: spec.dangerous for spec in catalogue(profile) if spec.source is Source.COMMAND
+        }
         allow = data["allow"]
         listed = allow if isinstance(allow, list) else []
         for entry in listed:
@@ -215,11 +219,12 @@ class _Resolver:
                     f"{profile.key}{_suggest(entry, known)}"
                 )
         for entry in data["dangerous"]:
-            if entry not in commands:
+            if entry not in dangerous:
                 self._problems.append(
-                    f"{path}.dangerous: {profile.key} has no command '{entry}'{_suggest(entry, commands)}"
+                    f"{path}.dangerous: {profile.key} has no command or command switch "
+                    f"'{entry}'{_suggest(entry, dangerous)}"
                 )
-            elif not commands[entry].dangerous:
+            elif not dangerous[entry]:
                 self._problems.append(
                     f"{path}.dangerous: '{entry}' is not dangerous; `allow` governs it"
                 )

@@ -19,16 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 import math
 
-from powerbus import (
-    Bus,
-    DeviceSession,
-    EntitySpec,
-    LinkRegistry,
-    Platform,
-    Source,
-    Vocabulary,
-    catalogue,
-)
+from powerbus import Bus, DeviceSession, EntitySpec, LinkRegistry, Source, Vocabulary, catalogue
 
 from .discovery import Announcement
 from .settings import DeviceSettings, LinkEntry
@@ -124,9 +115,9 @@ def build_device(
     profile = settings.profile
     specs = catalogue(profile, vocabulary)
     defaults = {point.key for point in profile.points if point.enabled_by_default}
-    wanted_points = (defaults | _point_keys(specs, settings.enable)) - _point_keys(
-        specs, settings.disable
-    )
+    wanted_points = (
+        defaults | _switch_reads(specs, settings) | _point_keys(specs, settings.enable)
+    ) - _point_keys(specs, settings.disable)
     session = DeviceSession(
         bus,
         profile,
@@ -150,12 +141,24 @@ def _point_keys(specs: Iterable[EntitySpec], keys: frozenset[str]) -> set[str]:
     return {spec.point for spec in specs if spec.key in keys and spec.point is not None}
 
 
+def _switch_reads(specs: Iterable[EntitySpec], settings: DeviceSettings) -> set[str]:
+    """Return the state points of the switches made of commands this device shows."""
+    return {
+        point
+        for spec in specs
+        if spec.source is Source.COMMAND
+        and (spec.enabled_by_default or spec.key in settings.enable)
+        and spec.key not in settings.disable
+        for point in spec.reads
+    }
+
+
 def _published(spec: EntitySpec, settings: DeviceSettings, points: set[str]) -> bool:
     """Whether the bridge publishes ``spec`` for this device."""
     if spec.key in settings.disable:
         return False
     if spec.source is Source.POINT:
         return spec.point in points
-    if spec.platform is Platform.BUTTON:
+    if spec.source is Source.COMMAND:
         return settings.commands.permits(spec.key, dangerous=spec.dangerous)
     return True

@@ -16,6 +16,8 @@ payload is valid on every supported release (2025.4 and 2026.x):
   and the entity's own presence in the state message (the engine leaves out an
   entity it calls unavailable), so every entity is available exactly when the
   engine says so;
+- a switch that nothing reads back (an outlet switched by two commands) is
+  optimistic: it has no state topic, and shows the state last asked for;
 - sensors and binary sensors expire (``expire_after``) when no state arrives for a
   while, which only happens when the bridge stopped working without a last will.
 """
@@ -30,6 +32,7 @@ from typing import Any
 
 from powerbus import EntitySpec, Platform, Source, entity_unique_id
 
+from .state import has_state
 from .topics import Topics
 
 ORIGIN_NAME = "powerbus-mqtt"
@@ -145,7 +148,7 @@ def component(topics: Topics, announcement: Announcement, spec: EntitySpec) -> d
         config["en"] = False
     if spec.entity_category is not None:
         config["ent_cat"] = spec.entity_category.value
-    if spec.platform is not Platform.BUTTON:
+    if has_state(spec):
         state_topic = _state_topic(topics, device, spec)
         config["stat_t"] = state_topic
         config["val_tpl"] = f"{{{{ value_json.get('{spec.key}') }}}}"
@@ -153,6 +156,9 @@ def component(topics: Topics, announcement: Announcement, spec: EntitySpec) -> d
             *_device_availability(topics, device, statistic=spec.source is Source.STATISTIC),
             {"t": state_topic, "val_tpl": _presence_template(spec.key)},
         ]
+    elif spec.platform is not Platform.BUTTON:
+        config["avty"] = _device_availability(topics, device)
+        config["opt"] = True
     if spec.platform in EXPIRING:
         config["exp_aft"] = announcement.expire_after
     if spec.platform in COMMANDABLE:
@@ -207,9 +213,9 @@ def _platform_options(spec: EntitySpec) -> dict[str, Any]:
     elif spec.platform is Platform.BINARY_SENSOR:
         options.update(pl_on=STATE_TRUE, pl_off=STATE_FALSE)
     elif spec.platform is Platform.SWITCH:
-        options.update(
-            pl_on=PAYLOAD_ON, pl_off=PAYLOAD_OFF, stat_on=STATE_TRUE, stat_off=STATE_FALSE
-        )
+        options.update(pl_on=PAYLOAD_ON, pl_off=PAYLOAD_OFF)
+        if not spec.assumed_state:
+            options.update(stat_on=STATE_TRUE, stat_off=STATE_FALSE)
     elif spec.platform is Platform.SELECT:
         options["ops"] = list(spec.options)
     elif spec.platform is Platform.NUMBER:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 import logging
 import time
 
-from powerbus import DeviceSnapshot, Platform, entity_states
+from powerbus import DeviceSnapshot, entity_states
 
 from .client import MqttClient
 from .devices import BridgeDevice
 from .settings import StateSettings
-from .state import encode, point_payload, state_message, statistics_message
+from .state import encode, has_state, point_payload, state_message, statistics_message
 from .topics import OFFLINE, ONLINE, Topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ class Publisher:
                 record.statistics_at = now
         if self._settings.point_topics:
             for spec in device.entities:
-                if spec.platform is Platform.BUTTON:
+                if not has_state(spec):
                     continue
                 payload = point_payload(states.get(spec.key))
                 if force or record.points.get(spec.key) != payload:

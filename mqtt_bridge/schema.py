@@ -257,8 +257,8 @@ COMMANDS_SCHEMA = vol.Schema(
         ): _KEYS_OR_ALL,
         key(
             "dangerous",
-            "Dangerous commands and buttons that may run (a counter reset, UPS output off); "
-            "none unless listed here.",
+            "Dangerous commands, buttons and switches that may run (a counter reset, UPS "
+            "output off, a UPS outlet switch); none unless listed here.",
             "list",
             default=[],
             example=["reset_day_counter"],

@@ -5,7 +5,8 @@ engine calls available, keyed by entity key; an unavailable entity is left out
 (Home Assistant's discovery makes "present" the entity's availability), and an
 available entity whose value is unknown is ``null``. Bus statistics change on every
 poll, so they travel in their own message and leave the state message unchanged
-between real changes.
+between real changes. A switch with an assumed state (nothing reads it back) has
+no state to carry: Home Assistant shows the state it last asked for.
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ UNAVAILABLE = "unavailable"
 UNKNOWN = "unknown"
 
 
+def has_state(spec: EntitySpec) -> bool:
+    """Whether the entity has a state to publish: not a button, not an assumed-state switch."""
+    return spec.platform is not Platform.BUTTON and not spec.assumed_state
+
+
 def state_message(
     entities: Iterable[EntitySpec], states: Mapping[str, EntityState]
 ) -> StateMessage:
-    """Return the state message: every available entity's value (buttons and statistics apart)."""
+    """Return the state message: every available entity's value (statistics apart)."""
     return _collect(
-        (
-            spec.key
-            for spec in entities
-            if spec.platform is not Platform.BUTTON and spec.source is not Source.STATISTIC
-        ),
+        (spec.key for spec in entities if has_state(spec) and spec.source is not Source.STATISTIC),
         states,
     )
 

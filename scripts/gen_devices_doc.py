@@ -30,6 +30,7 @@ from powerbus.models import (
     BusLimits,
     CheckStep,
     Command,
+    CommandCall,
     Confidence,
     DetectRule,
     ParamKind,
@@ -39,6 +40,7 @@ from powerbus.models import (
     ProbeExpectation,
     Profile,
     Step,
+    Switch,
     Table,
     TransportDefaults,
     UnitIds,
@@ -165,6 +167,18 @@ def commands(family: Family) -> list[tuple[Command | None, str, tuple[str, ...]]
         key = raw["key"]
         offering = tuple(v["key"] for v in family.raw["variants"] if key in v["commands"])
         resolved = family.profiles[offering[0]].command(key) if offering else None
+        result.append((resolved, key, offering))
+    return result
+
+
+def switches(family: Family) -> list[tuple[Switch | None, str, tuple[str, ...]]]:
+    """Every switch of the family: resolved (None if no variant offers it), its key, its variants."""
+    result: list[tuple[Switch | None, str, tuple[str, ...]]] = []
+    for raw in family.raw["switches"]:
+        key = raw["key"]
+        offering = tuple(v["key"] for v in family.raw["variants"] if key in v["switches"])
+        profile = family.profiles[offering[0]] if offering else None
+        resolved = next(s for s in profile.switches if s.key == key) if profile else None
         result.append((resolved, key, offering))
     return result
 
@@ -476,6 +490,41 @@ def commands_section(family: Family) -> list[str]:
     return [*lines, ""] if described else lines
 
 
+def switches_section(family: Family) -> list[str]:
+    """Render the family's switches: the command calls that turn each on and off."""
+    listed = switches(family)
+    if not listed:
+        return []
+    rows = []
+    for switch, key, offering in listed:
+        if switch is None:
+            rows.append([code(key), "—", "—", "—", "—", "not offered by any variant", "—", "—"])
+            continue
+        profile = family.profiles[offering[0]]
+        calls = (switch.turn_on, switch.turn_off)
+        dangerous = any(profile.command(call.command).dangerous for call in calls)
+        rows.append(
+            [
+                code(key),
+                switch.name,
+                call_text(switch.turn_on),
+                call_text(switch.turn_off),
+                code(switch.state) if switch.state else "none (assumed state)",
+                "yes" if dangerous else "no",
+                switch.confidence.value,
+                ", ".join(code(variant) for variant in offering),
+            ]
+        )
+    header = ["Key", "Name", "Turn on", "Turn off", "State", "Dangerous", "Conf.", "Variants"]
+    return ["### Switches", "", *table(header, rows), ""]
+
+
+def call_text(call: CommandCall) -> str:
+    """Describe a command call: the command and the parameters it runs with."""
+    params = ", ".join(f"{name}={value}" for name, value in call.params.items())
+    return f"{code(call.command)} {params}".rstrip()
+
+
 def param_text(param: ParamSpec) -> str:
     """Describe one command parameter."""
     if param.kind is ParamKind.CHOICE:
@@ -621,6 +670,7 @@ def family_section(family: Family) -> list[str]:
     for point_set in point_sets(family):
         lines += points_section(family, point_set)
     lines += commands_section(family)
+    lines += switches_section(family)
     lines += hand_written_notes(family)
     return lines
 
@@ -657,6 +707,17 @@ def unverified_section(families: Sequence[Family]) -> list[str]:
                 )
             elif command.confidence is Confidence.SINGLE_SOURCE:
                 single.setdefault((family.key, "command", command.source or "—"), []).append(
+                    code(key)
+                )
+        for switch, key, _ in switches(family):
+            if switch is None:
+                continue
+            if switch.confidence is Confidence.INFERRED:
+                inferred.append(
+                    [family.key, "switch", code(key), switch.name, switch.source or "—"]
+                )
+            elif switch.confidence is Confidence.SINGLE_SOURCE:
+                single.setdefault((family.key, "switch", switch.source or "—"), []).append(
                     code(key)
                 )
     lines = [

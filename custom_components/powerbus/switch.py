@@ -1,11 +1,16 @@
-"""Switches: writable on/off points (coils) of a device."""
+"""Switches: writable on/off points (coils), and switches made of two device commands.
+
+A switch made of commands (a UPS outlet: one command turns it on, another off) that
+no point reads back has an assumed state: it shows the state last asked for, and
+Home Assistant offers both "on" and "off" whatever it shows.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.components.switch import SwitchDeviceClass, SwitchEntity, SwitchEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -23,6 +28,14 @@ class PowerbusSwitchEntityDescription(SwitchEntityDescription):
     spec: EntitySpec
 
 
+def describe(spec: EntitySpec) -> PowerbusSwitchEntityDescription:
+    """Return Home Assistant's description of a catalogue switch."""
+    return PowerbusSwitchEntityDescription(
+        **description_fields(spec),
+        device_class=None if spec.device_class is None else SwitchDeviceClass(spec.device_class),
+    )
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: PowerbusConfigEntry,
@@ -33,29 +46,40 @@ async def async_setup_entry(
 
 
 class PowerbusSwitch(PowerbusEntity, SwitchEntity):
-    """A point a user switches on and off; the device reads it back."""
+    """Something a user switches on and off; the device reads it back where it can."""
 
     entity_description: PowerbusSwitchEntityDescription
+    _asked: bool | None = None
+    """What the user last switched an assumed-state switch to (None before that)."""
 
     @classmethod
     def build(
         cls, coordinator: PowerbusCoordinator, device: PowerbusDevice, spec: EntitySpec
     ) -> PowerbusSwitch:
         """Build the switch of a catalogue entity."""
-        return cls(
-            coordinator, device, PowerbusSwitchEntityDescription(**description_fields(spec)), spec
-        )
+        switch = cls(coordinator, device, describe(spec), spec)
+        switch._attr_assumed_state = spec.assumed_state
+        return switch
 
     @property
     def is_on(self) -> bool | None:
-        """Whether the point reads on."""
+        """Whether the device reads it on; for an assumed state, what was last asked for."""
+        if self.spec.assumed_state:
+            return self._asked
         value = self.state_of_entity.value
         return None if value is None else bool(value)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
-        """Switch the point on."""
-        await self._operate(True)
+        """Switch on."""
+        await self._switch(True)
 
     async def async_turn_off(self, **kwargs: Any) -> None:
-        """Switch the point off."""
-        await self._operate(False)
+        """Switch off."""
+        await self._switch(False)
+
+    async def _switch(self, on: bool) -> None:
+        """Ask the device; once it took the request, an assumed state shows what was asked."""
+        await self._operate(on)
+        if self.spec.assumed_state:
+            self._asked = on
+            self.async_write_ha_state()

@@ -269,3 +269,38 @@ async def test_a_switch_from_a_user_profile(
             assert relay.read(Table.COIL, 0, 1) == [False]
             bad = await requests.set("relay", "relay", "maybe")
     assert (on["ok"], off["ok"], bad["error"]) == (True, True, "invalid")
+
+
+async def test_an_outlet_switch_runs_its_commands_once_listed_as_dangerous(
+    mosquitto: Mosquitto, devices: Devices, watch: Callable[..., Watcher]
+) -> None:
+    """outlet_3 is published only when listed; OFF and ON write bit 2 to 40113 and 40112.
+
+    Nothing reads an outlet back, so the switch is optimistic and has no state of its own.
+    """
+    ups = {
+        "name": "UPS",
+        "profile": "liebert_series600",
+        "unit": 3,
+        "intervals": {"fast": FAST},
+        "enable": ["outlet_3"],
+        "commands": {"dangerous": ["outlet_3"]},
+    }
+    behaviour: Any = devices.units[3].behaviour
+    behaviour.outlets = 0b0111
+    async with bridge_with(mosquitto, devices.url, watch, devices=[ups]) as (bridge, requests):
+        assert bridge.devices["ups"].entity("outlet_4") is None, "not listed as dangerous"
+        off = await requests.set("ups", "outlet_3", "OFF")
+        after_off = behaviour.outlets
+        on = await requests.set("ups", "outlet_3", "ON")
+        after_on = behaviour.outlets
+        state = requests.watcher.json(f"{requests.base}/ups/state")
+        discovery = requests.watcher.json(bridge.topics.device_discovery("ups"))
+    assert (off["ok"], off["value"], off["result"]["writes"]) == (True, False, 1)
+    assert (after_off, after_on) == (0b0011, 0b0111)
+    assert on["ok"] is True
+    assert "outlet_3" not in state
+    outlet = discovery["cmps"]["outlet_3"]
+    assert outlet["opt"] is True and "stat_t" not in outlet
+    assert (outlet["p"], outlet["dev_cla"], outlet["pl_off"]) == ("switch", "outlet", "OFF")
+    assert "outlet_4" not in discovery["cmps"]

@@ -81,6 +81,13 @@ def test_the_minimal_configuration_works_as_written(tmp_path: Path) -> None:
             "links[0].devices[0].commands.dangerous: 'set_tariff' is not dangerous",
         ),
         (
+            lambda d: d["links"][0]["devices"][0].update(commands={"dangerous": ["outlet_1"]}),
+            (
+                "links[0].devices[0].commands.dangerous: pro380 has no command or command switch "
+                "'outlet_1'"
+            ),
+        ),
+        (
             lambda d: d["links"][0]["devices"].append({"name": "Main Meter!", "profile": "pm800"}),
             "links[0].devices[1]: the id 'main_meter' is also used by links[0].devices[0]",
         ),

@@ -1,4 +1,4 @@
-"""Selects, numbers and buttons operated through Home Assistant's services against simulators.
+"""Selects, numbers, buttons and switches operated through Home Assistant's services against simulators.
 
 Each action goes over Modbus TCP to a simulated device, which must then hold the
 value (or have done what the button says); a device that refuses or does not answer
@@ -8,7 +8,15 @@ turns into a translated Home Assistant error.
 from __future__ import annotations
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import (
+    ATTR_ASSUMED_STATE,
+    ATTR_DEVICE_CLASS,
+    ATTR_ENTITY_ID,
+    STATE_OFF,
+    STATE_ON,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -189,3 +197,60 @@ async def test_a_dangerous_button_runs_once_enabled(
 
         assert state_of(hass, ups, "ups_on_bypass").state == STATE_ON
         assert state_of(hass, ups, "ups_status").state == "on_bypass"
+
+
+async def test_an_outlet_switch_switches_only_its_outlet_once_enabled(hass: HomeAssistant) -> None:
+    """Outlet 2 of a Series 600: disabled by default (off cuts a load); then off and on again.
+
+    No register reads an outlet back, so the switch has an assumed state: unknown until
+    it is first switched, then what was asked for.
+    """
+    async with served({1: "liebert_series600"}) as site:
+        entry, coordinator = await set_up_site(hass, site, {1: "UPS"})
+        outlet = entity_id(hass, device_by_title(coordinator, "UPS"), "outlet_2")
+        registry_entry = er.async_get(hass).async_get(outlet)
+        assert registry_entry is not None
+        assert registry_entry.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        await enable(hass, entry, outlet)
+        ups = device_by_title(entry.runtime_data, "UPS")
+        behaviour = site.devices[1].behaviour
+        behaviour.outlets = 0b0111  # type: ignore[union-attr]
+        before = state_of(hass, ups, "outlet_2")
+        assert before.state == STATE_UNKNOWN
+        assert before.attributes[ATTR_ASSUMED_STATE] is True
+        assert before.attributes[ATTR_DEVICE_CLASS] == "outlet"
+
+        await hass.services.async_call(
+            "switch", "turn_off", {ATTR_ENTITY_ID: outlet}, blocking=True
+        )
+        assert behaviour.outlets == 0b0101  # type: ignore[union-attr]
+        assert state_of(hass, ups, "outlet_2").state == STATE_OFF
+
+        await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: outlet}, blocking=True)
+        assert behaviour.outlets == 0b0111  # type: ignore[union-attr]
+        assert state_of(hass, ups, "outlet_2").state == STATE_ON
+
+
+async def test_an_outlet_the_ups_does_not_answer_for_keeps_its_state(hass: HomeAssistant) -> None:
+    """A refused outlet command is a translated error, and the switch does not pretend it worked."""
+    async with served({1: "liebert_series600"}) as site:
+        entry, coordinator = await set_up_site(hass, site, {1: "UPS"})
+        outlet = entity_id(hass, device_by_title(coordinator, "UPS"), "outlet_1")
+        await enable(hass, entry, outlet)
+        ups = device_by_title(entry.runtime_data, "UPS")
+        site.simulator.faults.add(
+            ExceptionAnswer(
+                code=ILLEGAL_DATA_VALUE,
+                table=Table.HOLDING_REGISTER,
+                addresses=range(40113 - 40001, 40113 - 40001 + 1),
+            )
+        )
+
+        with pytest.raises(HomeAssistantError) as raised:
+            await hass.services.async_call(
+                "switch", "turn_off", {ATTR_ENTITY_ID: outlet}, blocking=True
+            )
+
+        assert raised.value.translation_key == "device_refused"
+        assert state_of(hass, ups, "outlet_1").state == STATE_UNKNOWN
+        assert site.devices[1].behaviour.outlets & 0b1  # type: ignore[union-attr]

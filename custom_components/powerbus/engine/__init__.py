@@ -42,6 +42,7 @@ from .identify import Identity, detect_profile, recognise
 from .link import LinkKind, LinkSettings, parse_link
 from .models import (
     Command,
+    CommandCall,
     DataType,
     EntityCategory,
     ParamKind,
@@ -52,6 +53,7 @@ from .models import (
     Profile,
     Reading,
     StateClass,
+    Switch,
     Table,
     Value,
 )
@@ -72,6 +74,7 @@ __all__ = [
     "HA_2026_10",
     "Bus",
     "Command",
+    "CommandCall",
     "CommandFailedError",
     "CommandResult",
     "ConfigError",
@@ -117,6 +120,7 @@ __all__ = [
     "Scheduler",
     "Source",
     "StateClass",
+    "Switch",
     "Table",
     "TrafficCallback",
     "Transport",

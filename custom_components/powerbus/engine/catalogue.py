@@ -18,6 +18,10 @@ rate, a counter reset) stay read-only entities: they are written only through a
 command with an explicit confirmation. A device command without required
 parameters is a **button**; a dangerous one is created disabled and marked
 ``dangerous``, so that pressing it takes a deliberate step (enabling it) first.
+A profile's **switch** made of two command calls (a UPS outlet: one command turns
+it on, another off) is a switch entity carrying both calls; it is dangerous, and
+created disabled, when either command is, it reads its state point when the
+profile names one, and has an assumed state when it names none.
 Commands with required parameters are reached through each front end's command
 service or topic. A point in a read-only table (an input register, a discrete input)
 is never a control, whatever its write rules say, and neither is a text point.
@@ -36,7 +40,7 @@ from dataclasses import replace
 from typing import Any
 
 from .entity_spec import EntitySpec, Platform, Source
-from .models import Command, DataType, EntityCategory, Point, Profile, Table
+from .models import Command, DataType, EntityCategory, Point, Profile, Switch, Table
 from .ups_entities import STATISTICS, ups_specs
 from .vocabulary import HA_2025_4, UNIT_CONVERSIONS, Vocabulary
 
@@ -66,6 +70,7 @@ def catalogue(profile: Profile, vocabulary: Vocabulary = HA_2025_4) -> tuple[Ent
         _point_spec(point, vocabulary, demoted=point.key in covered) for point in profile.points
     ]
     specs += [_button(command) for command in profile.commands if _is_button(command)]
+    specs += [_switch(switch, profile) for switch in profile.switches]
     specs += ups
     specs += STATISTICS
     return tuple(specs)
@@ -213,6 +218,27 @@ def _button(command: Command) -> EntitySpec:
         enabled_by_default=not command.dangerous,
         dangerous=command.dangerous,
         command=command.key,
+    )
+
+
+def _switch(switch: Switch, profile: Profile) -> EntitySpec:
+    """Return the switch that runs one command call to turn on and another to turn off."""
+    dangerous = any(
+        profile.command(call.command).dangerous for call in (switch.turn_on, switch.turn_off)
+    )
+    return EntitySpec(
+        key=switch.key,
+        platform=Platform.SWITCH,
+        source=Source.COMMAND,
+        name=switch.name,
+        translation_key=switch.key,
+        device_class=switch.device_class,
+        enabled_by_default=not dangerous,
+        dangerous=dangerous,
+        reads=() if switch.state is None else (switch.state,),
+        turn_on=switch.turn_on,
+        turn_off=switch.turn_off,
+        assumed_state=switch.state is None,
     )
 
 

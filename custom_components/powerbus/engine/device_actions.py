@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from .bus import Bus
 from .codecs import decode_point, encode_point, exponent_from_register
-from .commands import CommandResult, plan_command, run_command, validate_params
+from .command_params import validate_params
+from .commands import CommandResult, plan_command, run_command
 from .counter_guard import CounterGuard
 from .energy_transfer import EnergyTransferResult, transfer_energy
 from .errors import CommandFailedError, ConfirmationRequiredError, DecodeError, WriteValidationError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .models import EntityCategory, StateClass
+from .models import CommandCall, EntityCategory, StateClass
 
 
 class Platform(StrEnum):
@@ -25,7 +25,7 @@ class Source(StrEnum):
     POINT = "point"
     """One point of the profile."""
     COMMAND = "command"
-    """A device command (buttons)."""
+    """Device commands: a button, or a switch that runs one command for on and one for off."""
     UPS = "ups"
     """Derived from a UPS's points in NUT's terms."""
     STATISTIC = "statistic"
@@ -64,4 +64,13 @@ class EntitySpec:
     covers: tuple[str, ...] = ()
     """The flag points a derived entity stands for; they are created disabled."""
     reads: tuple[str, ...] = ()
-    """The points whose values the entity's state needs: poll these while it is enabled."""
+    """The points whose values the entity's state needs: poll these while it is enabled.
+
+    A switch made of commands reads its state point here, if it has one.
+    """
+    turn_on: CommandCall | None = None
+    """The command call that turns a switch made of commands on."""
+    turn_off: CommandCall | None = None
+    """The command call that turns a switch made of commands off."""
+    assumed_state: bool = False
+    """Nothing reads the entity's state: a front end shows the state last asked for."""

@@ -11,6 +11,9 @@ decided once:
   an entity's options (a raw value the profile does not name) is unknown (None).
 - A derived UPS entity and a button are available when the device answers; a derived
   value that the points cannot tell is unknown (None).
+- A switch made of commands is available when the device answers; its value is its
+  state point's (None when the point was not read validly), and None when it has no
+  state point: the front ends show the state last asked for (an assumed state).
 - Statistics are always available: they describe the bus even while the device is down.
 """
 
@@ -51,7 +54,8 @@ def entity_states(
             value = derived.get(spec.key) if snapshot.available else None
             states[spec.key] = EntityState(available=snapshot.available, value=value)
         elif spec.source is Source.COMMAND:
-            states[spec.key] = EntityState(available=snapshot.available, value=None)
+            state = snapshot.value(spec.reads[0]) if spec.reads and snapshot.available else None
+            states[spec.key] = EntityState(available=snapshot.available, value=state)
         else:
             states[spec.key] = _point_state(spec, snapshot)
     return states
@@ -87,10 +91,17 @@ async def operate(
 
     The value is checked and converted back to the point's unit here, and then by
     the session against the profile's write rules, before anything is sent. A
-    dangerous button runs with the confirmation its enabling gave.
+    switch made of commands runs its on or off call, checked whole by the session
+    before anything is sent. A dangerous button or switch runs with the
+    confirmation its enabling gave.
     """
     if spec.platform is Platform.BUTTON and spec.command is not None:
         return await session.run_command(spec.command, confirm=spec.dangerous)
+    if spec.turn_on is not None and spec.turn_off is not None:
+        if not isinstance(value, bool):
+            raise WriteValidationError(f"{spec.key}: a switch takes true or false, not {value!r}")
+        call = spec.turn_on if value else spec.turn_off
+        return await session.run_command(call.command, call.params, confirm=spec.dangerous)
     if spec.point is None or spec.platform not in (
         Platform.SWITCH,
         Platform.SELECT,

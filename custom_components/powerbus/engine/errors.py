@@ -19,8 +19,8 @@ class PowerbusError(Exception):
 class ProfileProblem:
     """One mistake in a profile file, and where it is.
 
-    ``point``, ``command`` and ``variant`` name the item that holds the mistake (at
-    most one of them); ``field`` is the field inside it (or inside the file, for a
+    ``point``, ``command``, ``switch`` and ``variant`` name the item that holds the
+    mistake (at most one of them); ``field`` is the field inside it (or inside the file, for a
     top-level field), in the file's own words; ``line`` is given when it is known.
     """
 
@@ -28,6 +28,7 @@ class ProfileProblem:
     message: str
     point: str | None = None
     command: str | None = None
+    switch: str | None = None
     variant: str | None = None
     field: str | None = None
     line: int | None = None
@@ -40,6 +41,7 @@ class ProfileProblem:
         for kind, name in (
             ("point", self.point),
             ("command", self.command),
+            ("switch", self.switch),
             ("variant", self.variant),
             ("field", self.field),
         ):
@@ -122,6 +124,7 @@ class ProblemLog:
         *,
         point: str | None = None,
         command: str | None = None,
+        switch: str | None = None,
         variant: str | None = None,
         field: str | None = None,
         line: int | None = None,
@@ -132,6 +135,7 @@ class ProblemLog:
             message=message,
             point=point,
             command=command,
+            switch=switch,
             variant=variant,
             field=field,
             line=line,
@@ -149,11 +153,12 @@ class ProblemLog:
         field: str | None = None,
         line: int | None = None,
     ) -> None:
-        """Note a problem in ``item``: ``{"point": key}`` (or command, or variant), or ``{}``."""
+        """Note a problem in ``item``: ``{"point": key}`` (or command, switch, variant), or ``{}``."""
         self.add(
             message,
             point=item.get("point"),
             command=item.get("command"),
+            switch=item.get("switch"),
             variant=item.get("variant"),
             field=field,
             line=line,

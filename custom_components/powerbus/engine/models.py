@@ -452,6 +452,36 @@ class Command:
     source: str | None = None
 
 
+CallValue: TypeAlias = Value | tuple[int, ...]
+"""A parameter value of a command call: one value, or the integers of an ``int_list``."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CommandCall:
+    """A command of the profile and the parameters it runs with (checked when loaded)."""
+
+    command: str
+    params: Mapping[str, CallValue] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Switch:
+    """An on/off control made of two command calls, such as the outlets of a UPS.
+
+    ``state`` names the bool point that reads whether it is on; without one, front
+    ends show the state last asked for (an assumed state).
+    """
+
+    key: str
+    name: str
+    turn_on: CommandCall
+    turn_off: CommandCall
+    state: str | None = None
+    device_class: str | None = None
+    confidence: Confidence = Confidence.CONFIRMED
+    source: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Profile:
     """One device variant, resolved from its family file, ready to poll.
@@ -473,6 +503,7 @@ class Profile:
     limits: BusLimits
     points: tuple[Point, ...]
     commands: tuple[Command, ...] = ()
+    switches: tuple[Switch, ...] = ()
     detect: tuple[DetectRule, ...] = ()
     family_detect: tuple[DetectRule, ...] = ()
     serial_point: str | None = None

@@ -1,7 +1,7 @@
 """Build profiles from a validated family file, checking what the schema cannot see.
 
-One family file holds point sets, commands and variants; each variant becomes
-one :class:`Profile` with its point sets joined, its limits and transport merged
+One family file holds point sets, commands, switches and variants; each variant
+becomes one :class:`Profile` with its point sets joined, its limits and transport merged
 over the family's, and every address resolved to a PDU address. While building,
 the checks the schema cannot make are made: keys used once, references that
 name existing points and commands, counts that match data types, field
@@ -30,6 +30,7 @@ from .models import (
     Point,
     PollGroup,
     Profile,
+    Switch,
     Table,
     TransportDefaults,
     WordOrder,
@@ -39,6 +40,7 @@ from .profile_addresses import AddressError, AddressResolver, check_overlaps, ch
 from .profile_commands import CommandBuilder
 from .profile_detect import DetectBuilder
 from .profile_reader import ValidatedFamily
+from .profile_switches import SwitchBuilder
 
 _INTEGER_TYPES = frozenset(
     {
@@ -70,6 +72,7 @@ class FamilyBuilder:
         self.addresses = AddressResolver(file=log.file, addressing=self.addressing)
         self.refused = set(family.refused)
         self.commands = CommandBuilder(self.addresses, log, self.refused)
+        self.switches = SwitchBuilder(log, self.refused)
         self.detection = DetectBuilder(self.addresses, log)
         self.family_detect = self.detection.rules(self.fields["detect"], {}, "detect")
 
@@ -85,12 +88,18 @@ class FamilyBuilder:
                 self.log.add("command key is used twice", command=raw["key"], field="key")
             else:
                 commands[raw["key"]] = raw
+        switches: dict[str, dict[str, Any]] = {}
+        for raw in self.family.switches:
+            if raw["key"] in switches:
+                self.log.add("switch key is used twice", switch=raw["key"], field="key")
+            else:
+                switches[raw["key"]] = raw
         profiles: dict[str, Profile] = {}
         for variant in self.family.variants:
             if variant["key"] in profiles:
                 self.log.add("variant key is used twice", variant=variant["key"], field="key")
             else:
-                profiles[variant["key"]] = self._variant(variant, point_sets, commands)
+                profiles[variant["key"]] = self._variant(variant, point_sets, commands, switches)
         return profiles
 
     def _variant(
@@ -98,8 +107,9 @@ class FamilyBuilder:
         variant: dict[str, Any],
         point_sets: Mapping[str, tuple[Point, ...]],
         commands: Mapping[str, dict[str, Any]],
+        switches: Mapping[str, dict[str, Any]],
     ) -> Profile:
-        """Resolve one variant: its point sets, commands, limits and identity."""
+        """Resolve one variant: its point sets, commands, switches, limits and identity."""
         key = variant["key"]
         points: list[Point] = []
         for set_name in variant["point_sets"]:
@@ -131,6 +141,14 @@ class FamilyBuilder:
                 resolved_commands.append(self.commands.build(commands[command_key], by_key))
             elif command_key not in self.refused:
                 self.log.add(f"unknown command '{command_key}'", variant=key, field="commands")
+        by_command = {command.key: command for command in resolved_commands}
+        resolved_switches: list[Switch] = []
+        for switch_key in variant["switches"]:
+            if switch_key in switches:
+                switch = self.switches.build(switches[switch_key], by_key, by_command)
+                resolved_switches += [switch] if switch is not None else []
+            elif switch_key not in self.refused:
+                self.log.add(f"unknown switch '{switch_key}'", variant=key, field="switches")
         return Profile(
             key=key,
             family=self.fields["family"],
@@ -144,6 +162,7 @@ class FamilyBuilder:
             limits=limits,
             points=tuple(points),
             commands=tuple(resolved_commands),
+            switches=tuple(resolved_switches),
             detect=self.detection.rules(variant["detect"], {"variant": key}, "detect"),
             family_detect=self.family_detect,
             serial_point=variant.get("serial_point"),

@@ -4,7 +4,7 @@ The text is read as YAML, and a key given twice in one mapping is noted as a
 problem (YAML itself would keep the last one silently). Then each point, command,
 step and variant is checked against its schema (``profile_schema``) on its own,
 so that one mistake does not hide the next: every problem is noted in the file's
-:class:`ProblemLog`, naming the point (or command, or variant) and the field, and
+:class:`ProblemLog`, naming the point (or command, switch, variant) and the field, and
 the items that pass go on to be built (``profile_builder``).
 """
 
@@ -19,13 +19,25 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import ProblemLog
-from .profile_schema import COMMAND_SCHEMA, FILE_SCHEMA, POINT_SCHEMA, STEP_SCHEMAS, VARIANT_SCHEMA
+from .profile_schema import (
+    COMMAND_SCHEMA,
+    FILE_SCHEMA,
+    POINT_SCHEMA,
+    STEP_SCHEMAS,
+    SWITCH_SCHEMA,
+    VARIANT_SCHEMA,
+)
 
 # libyaml's safe loader when PyYAML was built with it: about five times faster.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # The sections of a family file whose items (mappings with a key) are named in problems.
-_ITEM_KINDS = {"point_sets": "point", "commands": "command", "variants": "variant"}
+_ITEM_KINDS = {
+    "point_sets": "point",
+    "commands": "command",
+    "switches": "switch",
+    "variants": "variant",
+}
 
 
 def read_yaml(text: str, log: ProblemLog) -> Any:
@@ -117,13 +129,14 @@ _PLAIN_WORDS = {
 class ValidatedFamily:
     """A family file after the schema: its own fields, and the items that passed.
 
-    ``refused`` holds the keys of the points, commands and point sets the schema
-    refused, so that references to them are not reported a second time.
+    ``refused`` holds the keys of the points, commands, switches and point sets the
+    schema refused, so that references to them are not reported a second time.
     """
 
     fields: dict[str, Any]
     point_sets: dict[str, list[dict[str, Any]]]
     commands: list[dict[str, Any]]
+    switches: list[dict[str, Any]]
     variants: list[dict[str, Any]]
     refused: frozenset[str]
 
@@ -153,6 +166,7 @@ def validate_family(raw: dict[str, Any], log: ProblemLog) -> ValidatedFamily | N
             refused.add(command["key"])
         else:
             commands.append({**command, "steps": steps})
+    switches = _items(SWITCH_SCHEMA, _listed(raw, "switches"), "switch", "switches", log, refused)
     raw_variants = _listed(raw, "variants")
     variants = _items(VARIANT_SCHEMA, raw_variants, "variant", "variants", log, refused)
     if fields is None:
@@ -161,6 +175,7 @@ def validate_family(raw: dict[str, Any], log: ProblemLog) -> ValidatedFamily | N
         fields=fields,
         point_sets=point_sets,
         commands=commands,
+        switches=switches,
         variants=variants,
         refused=frozenset(refused),
     )

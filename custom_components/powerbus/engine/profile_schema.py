@@ -3,9 +3,9 @@
 The schemas check the structure and the type of every field and turn names into
 the engine's enums; what they cannot see (references between points and commands,
 addresses, counts) is checked while the models are built (``profile_builder``).
-The file's own fields, and each point, command, step and variant, have a schema
-of their own, so that ``profile_reader`` can check them one by one. Numbers must
-be finite, whole numbers must be integers (``true`` is not a number), and a
+The file's own fields, and each point, command, step, switch and variant, have a
+schema of their own, so that ``profile_reader`` can check them one by one. Numbers
+must be finite, whole numbers must be integers (``true`` is not a number), and a
 mistake is described in the words of a profile file, never a Python type's name.
 """
 
@@ -343,6 +343,35 @@ COMMAND_SCHEMA = vol.Schema(
     }
 )
 
+_CALL = {
+    vol.Required("command"): _KEY,
+    vol.Optional("params", default=dict): {_KEY: object},
+}
+
+_SWITCH_FIELDS = vol.Schema(
+    {
+        vol.Required("key"): _KEY,
+        vol.Required("name"): _TEXT,
+        vol.Required("turn_on"): _CALL,
+        vol.Required("turn_off"): _CALL,
+        vol.Optional("state"): _KEY,
+        vol.Optional("device_class"): vol.In(["outlet", "switch"]),
+        vol.Optional("confidence"): _one_of(*Confidence),
+        vol.Optional("source"): _TEXT,
+    }
+)
+
+
+def _switch(value: Any) -> Any:
+    """Accept a switch; a bare ``on:`` or ``off:`` key (YAML's true and false) is named as such."""
+    if isinstance(value, dict) and any(isinstance(key, bool) for key in value):
+        raise vol.Invalid("YAML reads a bare on or off as true or false: write turn_on, turn_off")
+    return _SWITCH_FIELDS(value)
+
+
+SWITCH_SCHEMA = vol.Schema(_switch)
+"""A switch made of two command calls; the parameters are checked against the commands later."""
+
 VARIANT_SCHEMA = vol.Schema(
     {
         vol.Required("key"): _KEY,
@@ -356,6 +385,7 @@ VARIANT_SCHEMA = vol.Schema(
             [_KEY], vol.Length(min=1, msg="needs at least one point set")
         ),
         vol.Optional("commands", default=list): [_KEY],
+        vol.Optional("switches", default=list): [_KEY],
         vol.Optional("transport", default=dict): _TRANSPORT,
         vol.Optional("limits", default=dict): _LIMITS,
         vol.Optional("notes", default=list): [_TEXT],
@@ -379,12 +409,13 @@ FILE_SCHEMA = vol.Schema(
         **_FILE_FIELDS,
         vol.Required("point_sets"): _mapping(_KEY, _a_list("points"), "point set names to points"),
         vol.Optional("commands", default=list): _a_list("commands"),
+        vol.Optional("switches", default=list): _a_list("switches"),
         vol.Required("variants"): vol.All(
             _a_list("variants"), vol.Length(min=1, msg="needs a variant")
         ),
     }
 )
-"""The file's own fields; its points, commands and variants are checked one by one."""
+"""The file's own fields; its points, commands, switches and variants are checked one by one."""
 
 FAMILY_SCHEMA = vol.Schema(
     {
@@ -393,6 +424,7 @@ FAMILY_SCHEMA = vol.Schema(
         vol.Optional("commands", default=list): [
             COMMAND_SCHEMA.extend({vol.Required("steps"): [vol.Any(*STEP_SCHEMAS.values())]})
         ],
+        vol.Optional("switches", default=list): [SWITCH_SCHEMA],
         vol.Required("variants"): vol.All([VARIANT_SCHEMA], vol.Length(min=1)),
     }
 )
