@@ -614,3 +614,11 @@ def test_a_meter_or_gateway_gets_no_ups_entities(profile_key: str) -> None:
     specs = catalogue(get_profile(profile_key))
     assert [s.key for s in specs if s.source is Source.UPS] == []
     assert all(not s.key.startswith("ups_") for s in specs)
+
+
+@pytest.mark.parametrize("profile_key", shipped_profile_keys())
+def test_no_two_entities_of_a_device_share_a_name(profile_key: str) -> None:
+    """A UPS's own "On battery" bit and the derived "On battery" are told apart by name."""
+    specs = catalogue(get_profile(profile_key))
+    names = [(spec.platform, spec.name) for spec in specs]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)

@@ -66,14 +66,30 @@ def catalogue(profile: Profile, vocabulary: Vocabulary = HA_2025_4) -> tuple[Ent
     """Return every entity a device with ``profile`` has, for a Home Assistant release."""
     ups = ups_specs(profile)
     covered = {point for spec in ups for point in spec.covers}
+    derived_names = {spec.name for spec in ups}
     specs = [
-        _point_spec(point, vocabulary, demoted=point.key in covered) for point in profile.points
+        _demoted(_point_spec(point, vocabulary, demoted=True), derived_names)
+        if point.key in covered
+        else _point_spec(point, vocabulary, demoted=False)
+        for point in profile.points
     ]
     specs += [_button(command) for command in profile.commands if _is_button(command)]
     specs += [_switch(switch, profile) for switch in profile.switches]
     specs += ups
     specs += STATISTICS
     return tuple(specs)
+
+
+def _demoted(spec: EntitySpec, derived_names: set[str]) -> EntitySpec:
+    """Name a flag point a derived entity stands for apart from it, where their names are equal.
+
+    "On battery" is both a Liebert's status bit and the derived entity every UPS has;
+    the disabled bit is called "On battery (device flag)", so that an entity list never
+    shows two entities of one name.
+    """
+    if spec.name not in derived_names:
+        return spec
+    return replace(spec, name=f"{spec.name} (device flag)")
 
 
 def _point_spec(point: Point, vocabulary: Vocabulary, *, demoted: bool) -> EntitySpec:
