@@ -38,6 +38,7 @@ from .engine import (
     Profile,
     ProfileError,
     ProfileLibrary,
+    ScanResult,
     device_uid,
     link_id,
     recognise,
@@ -72,9 +73,10 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
 
     def __init__(self) -> None:
         """Start with nothing found."""
-        self._found: list[Identity] = []
+        self._found: tuple[Identity, ...] = ()
+        self._unrecognised: tuple[int, ...] = ()
         self._units: list[int] = []
-        self._scan_task: asyncio.Task[list[Identity]] | None = None
+        self._scan_task: asyncio.Task[ScanResult] | None = None
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Choose between naming the device and scanning the link for it."""
@@ -137,10 +139,12 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             )
         task, self._scan_task = self._scan_task, None
         try:
-            self._found = task.result()
+            result = task.result()
         except (LinkError, LinkConflictError) as err:
             LOGGER.debug("scan of %s ended: %s", self._get_entry().title, err)
             return self.async_show_progress_done(next_step_id="link_down")
+        self._found = result.found
+        self._unrecognised = tuple(unit.unit for unit in result.unrecognised)
         return self.async_show_progress_done(next_step_id="pick")
 
     async def async_step_link_down(
@@ -150,8 +154,13 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         return self.async_abort(reason=_LINK_DOWN)
 
     async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Pick one of the devices that answered and were recognised."""
+        """Pick one of the devices that answered and were recognised.
+
+        Unit ids that answered but that no profile fits are named, so that the user
+        can add them by model and unit id.
+        """
         known = self._configured_units()
+        others = ", ".join(str(unit) for unit in self._unrecognised if unit not in known)
         choices = {
             _choice(found, profile): (found, profile)
             for found in self._found
@@ -159,6 +168,10 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
             for profile in found.candidates or (found.profile,)
         }
         if not choices:
+            if others:
+                return self.async_abort(
+                    reason="only_unrecognised", description_placeholders={"units": others}
+                )
             return self.async_abort(reason="nothing_found")
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -173,6 +186,7 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         ]
         return self.async_show_form(
             step_id="pick",
+            description_placeholders={"unrecognised": others or "–"},
             data_schema=vol.Schema(
                 {
                     vol.Required(CONF_FOUND): selector.SelectSelector(
@@ -270,17 +284,16 @@ class DeviceSubentryFlow(ConfigSubentryFlow):
         serial = snapshot.identity.serial if snapshot.identity else None
         return _Answer(device_uid(profile.family, serial, link_id(settings), unit), serial)
 
-    async def _scan(self, units: list[int]) -> list[Identity]:
+    async def _scan(self, units: list[int]) -> ScanResult:
         """Probe the unit ids with every shipped profile, reporting progress where it can."""
         update = getattr(self, "async_update_progress", None)
         async with self._bus() as bus:
-            result = await scan(
+            return await scan(
                 bus,
                 units,
                 list(self._profiles().values()),
                 None if update is None else lambda step: update(step.fraction),
             )
-        return list(result.found)
 
     @asynccontextmanager
     async def _bus(self) -> AsyncIterator[Bus]:

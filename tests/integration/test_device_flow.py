@@ -57,6 +57,7 @@ from .simulated import Site, device_subentry, link_entry, start_site
 
 DEVICE = "config_subentries.device"
 GATEWAY_TARGET_FAILED = 0x0B
+ILLEGAL_DATA_ADDRESS = 0x02
 PRO380_SERIAL = "22091039"
 PRO380_UID = f"pro380_{PRO380_SERIAL}"
 
@@ -355,6 +356,38 @@ async def test_a_scan_that_finds_nothing_new_ends_saying_so(
     pick = await scan(hass, entry, "1, 3")
     assert_form(pick, DEVICE, "pick")
     assert select_options(pick, CONF_FOUND) == ["3"]
+
+
+async def test_a_scan_names_the_units_that_answer_but_were_not_recognised(
+    hass: HomeAssistant, make_site: SiteFactory
+) -> None:
+    """Unit 5 refuses every read: it answers, no model fits, and the user is told its unit id."""
+    site = await make_site({1: "pro380", 5: "pro380"})
+    site.simulator.faults.add(ExceptionAnswer(code=ILLEGAL_DATA_ADDRESS, unit_id=5, times=None))
+    entry = await loaded_link(hass, site)
+
+    pick = await scan(hass, entry, "1-6")
+    assert_form(pick, DEVICE, "pick")
+    assert select_options(pick, CONF_FOUND) == ["1"]
+    assert pick["description_placeholders"] == {"unrecognised": "5"}
+
+    entry_with_meter = await loaded_link(hass, await make_site({1: "pro380"}), pro380_at(1))
+    nothing_new = await scan(hass, entry_with_meter, "1-6")
+    assert_abort(nothing_new, DEVICE, "nothing_found")
+
+
+async def test_a_scan_that_finds_only_unrecognised_units_names_them(
+    hass: HomeAssistant, make_site: SiteFactory
+) -> None:
+    """With the meter at 1 configured, only unit 5 is left: the flow ends naming it."""
+    site = await make_site({1: "pro380", 5: "pro380"})
+    site.simulator.faults.add(ExceptionAnswer(code=ILLEGAL_DATA_ADDRESS, unit_id=5, times=None))
+    entry = await loaded_link(hass, site, pro380_at(1))
+
+    result = await scan(hass, entry, "1-6")
+
+    assert_abort(result, DEVICE, "only_unrecognised")
+    assert result["description_placeholders"] == {"units": "5"}
 
 
 async def test_a_scan_of_a_link_that_went_down_ends_saying_so(
