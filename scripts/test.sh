@@ -64,6 +64,12 @@ readonly NEWEST_HA_ROOT="$VENV_ROOT/forky"
 # Paths inside the chroot, where the repository is mounted at /src.
 readonly NEWEST_HA_VENV=/opt/ha
 readonly NEWEST_HA_JUNIT=/tmp/powerbus-junit.xml
+# Coverage of the integration's own modules, measured on both Home Assistant releases and combined.
+readonly COVERAGE_DIR="$VENV_ROOT/coverage"
+readonly NEWEST_HA_COVERAGE_DIR=/src/.venvs/coverage
+readonly COVERAGE_ARGS=(--cov=custom_components/powerbus --cov-report=)
+readonly COVERAGE_MINIMUM=95
+readonly FULLY_COVERED=(custom_components/powerbus/config_flow.py)
 readonly HA_CHROOT_SCRIPT=scripts/ha_chroot.sh
 readonly HA_CHROOT_VENV_SCRIPT=scripts/ha_chroot_venv.sh
 # Home Assistant 2026.10 and later put their own module in place of voluptuous when imported (2026.11
@@ -538,8 +544,39 @@ run_tests() {
         run_pytest "engine environment, newest pymodbus" "$ENGINE_VENV" tests "${ignore_ha_only[@]}"
     run_pytest "Home Assistant environment, Home Assistant's pymodbus" "$HA_VENV" \
         -p "no:$PHCC_PLUGIN" tests "${ignore_ha_only[@]}"
-    run_pytest "Home Assistant integration tests" "$HA_VENV" "${HA_ONLY_TEST_PATHS[@]}"
+    rm -rf "$COVERAGE_DIR"
+    mkdir -p "$COVERAGE_DIR"
+    COVERAGE_FILE="$COVERAGE_DIR/ha-oldest" run_pytest "Home Assistant integration tests" "$HA_VENV" \
+        "${COVERAGE_ARGS[@]}" "${HA_ONLY_TEST_PATHS[@]}"
     run_newest_ha_tests
+    check_coverage
+}
+
+# The integration's coverage over both releases: each covers what only it runs (core's shared
+# Modbus connection exists from 2026.10 on). Only a full run is held to the minimum.
+check_coverage() {
+    step "coverage of the integration (both Home Assistant releases)"
+    local data=() file
+    for file in "$COVERAGE_DIR/ha-oldest" "$COVERAGE_DIR/ha-newest"; do
+        [[ -f "$file" ]] && data+=("$file")
+    done
+    if ((${#data[@]} == 0)); then
+        echo "skipped: no coverage was recorded"
+        return
+    fi
+    local combined="$COVERAGE_DIR/combined" coverage=("$HA_VENV/bin/python" -m coverage)
+    "${coverage[@]}" combine --keep --quiet --data-file="$combined" "${data[@]}"
+    if ((${#EXTRA_PYTEST_ARGS[@]} > 0)); then
+        "${coverage[@]}" report --data-file="$combined" || true
+        echo "(POWERBUS_TEST_ARGS is set: coverage is reported, not checked)"
+        return
+    fi
+    "${coverage[@]}" report --data-file="$combined" --fail-under="$COVERAGE_MINIMUM" ||
+        record_failure "coverage of the integration below $COVERAGE_MINIMUM %"
+    local fully
+    fully=$(IFS=,; echo "${FULLY_COVERED[*]}")
+    "${coverage[@]}" report --data-file="$combined" --include="$fully" --fail-under=100 ||
+        record_failure "coverage below 100 % in ${FULLY_COVERED[*]}"
 }
 
 # The Home Assistant tests again, on the newest Home Assistant, inside the chroot.
@@ -554,8 +591,9 @@ run_newest_ha_tests() {
     echo "python $NEWEST_PYTHON_VERSION, pymodbus $NEWEST_PYMODBUS_VERSION"
     local junit="$REPORT_DIR/${#STEP_NAMES[@]}.xml" status=0
     rm -f "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT"
-    ha_chroot run "$NEWEST_HA_ROOT" "$NEWEST_HA_VENV/bin/python" -c "$IMPORT_HA_THEN_RUN_PYTEST" \
-        --junitxml="$NEWEST_HA_JUNIT" "${HA_ONLY_TEST_PATHS[@]}" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
+    ha_chroot run "$NEWEST_HA_ROOT" /usr/bin/env COVERAGE_FILE="$NEWEST_HA_COVERAGE_DIR/ha-newest" \
+        "$NEWEST_HA_VENV/bin/python" -c "$IMPORT_HA_THEN_RUN_PYTEST" --junitxml="$NEWEST_HA_JUNIT" \
+        "${COVERAGE_ARGS[@]}" "${HA_ONLY_TEST_PATHS[@]}" "${EXTRA_PYTEST_ARGS[@]}" || status=$?
     if [[ -f "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT" ]]; then
         mv "$NEWEST_HA_ROOT$NEWEST_HA_JUNIT" "$junit"
     fi

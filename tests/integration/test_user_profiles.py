@@ -8,17 +8,38 @@ from pathlib import Path
 import shutil
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.powerbus.const import DOMAIN
 from custom_components.powerbus.release import PROFILE_DIRECTORY
-from powerbus import get_profile
+from powerbus import Table, get_profile
+from powerbus.profile import parse_profile_text
+from powerbus.simulator.behaviours import simulated_device
+from powerbus.simulator.server import Simulator
 
 from .simulated import Site, device_subentry, link_entry, start_site
 
 SHIPPED = Path(get_profile("pro380").source_file).name
+RELAY_PROFILE = """
+family: test_relay
+manufacturer: Test
+addressing: pdu
+transport: {unit_id: 5}
+limits:
+  readable:
+    - {table: coil, start: 0, end: 7}
+point_sets:
+  relay:
+    - {key: relay, name: Relay, table: coil, data_type: bool, address: 0, group: fast, write: {}}
+variants:
+  - key: test_relay
+    name: Test relay
+    models: [Relay]
+    point_sets: [relay]
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -110,3 +131,32 @@ async def test_a_user_file_may_not_take_a_shipped_key(
     assert entry.state is ConfigEntryState.LOADED
     assert any("copy.yaml" in r.message and "pro380" in r.message for r in caplog.records)
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_writable_coil_of_a_user_profile_is_a_switch_the_device_reads_back(
+    hass: HomeAssistant, socket_enabled: None
+) -> None:
+    """Turning the relay on sets the coil; its state is what the device reads, not what was asked."""
+    await hass.async_add_executor_job(_user_copy, hass, RELAY_PROFILE, "relay.yaml")
+    relay = simulated_device(parse_profile_text(RELAY_PROFILE, "relay.yaml")["test_relay"])
+    async with Simulator({5: relay}) as simulator:
+        site = Site(simulator=simulator, port=await simulator.start_tcp("127.0.0.1", 0), devices={})
+        entry = link_entry(site, device_subentry("test_relay", 5, uid="test_relay_5"))
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        switch = er.async_get(hass).async_get_entity_id("switch", DOMAIN, "test_relay_5_relay")
+        assert switch is not None
+        state = hass.states.get(switch)
+        assert state is not None and state.state == STATE_OFF
+        assert not state.attributes.get("assumed_state")
+
+        await hass.services.async_call("switch", "turn_on", {ATTR_ENTITY_ID: switch}, blocking=True)
+        assert relay.read(Table.COIL, 0, 1) == [True]
+        assert (on := hass.states.get(switch)) is not None and on.state == STATE_ON
+
+        relay.write(Table.COIL, 0, [False])
+        await hass.config_entries.async_reload(entry.entry_id)
+        await hass.async_block_till_done()
+        assert (off := hass.states.get(switch)) is not None and off.state == STATE_OFF
+        assert await hass.config_entries.async_unload(entry.entry_id)
