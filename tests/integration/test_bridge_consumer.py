@@ -5,7 +5,8 @@ in this test's event loop; Home Assistant's MQTT integration connects to the sam
 (started on a free 127.0.0.1 port, stopped by its PID). The devices must appear through
 discovery with the engine's device classes, units, states and unique ids, a UPS going on
 battery must reach Home Assistant's binary sensor, and a switch turned in Home Assistant
-must reach the device.
+(a relay's coil, and an outlet the UPS does not read back, shown with an assumed state) must
+reach the device.
 """
 
 from __future__ import annotations
@@ -133,6 +134,8 @@ def bridge(
                         "profile": "liebert_series600",
                         "unit": 3,
                         "intervals": {"fast": 0.5},
+                        "enable": ["outlet_2"],
+                        "commands": {"dangerous": ["outlet_2"]},
                     },
                     {
                         "name": "Relay",
@@ -248,3 +251,13 @@ async def test_home_assistant_takes_the_bridges_devices(
     await hass.services.async_call("switch", "turn_on", {"entity_id": relay}, blocking=True)
     await _wait_for(hass, lambda: units[5].read(Table.COIL, 0, 1) == [True], "the coil switched on")
     await _wait_for(hass, lambda: hass.states.get(relay).state == "on", "the switch on in HA")
+
+    outlet = registry.async_get_entity_id("switch", "mqtt", f"{ups_uid}_outlet_2")
+    assert outlet is not None, "outlet_2 is listed as dangerous, so the bridge publishes it"
+    assert registry.async_get_entity_id("switch", "mqtt", f"{ups_uid}_outlet_3") is None
+    state = await _wait_for(hass, lambda: hass.states.get(outlet), "the outlet switch's state")
+    assert state.attributes.get("assumed_state") is True
+    behaviour.outlets = 0b0011
+    await hass.services.async_call("switch", "turn_off", {"entity_id": outlet}, blocking=True)
+    await _wait_for(hass, lambda: behaviour.outlets == 0b0001, "outlet 2 switched off")
+    await _wait_for(hass, lambda: hass.states.get(outlet).state == "off", "the outlet off in HA")
