@@ -69,7 +69,11 @@ readonly COVERAGE_DIR="$VENV_ROOT/coverage"
 readonly NEWEST_HA_COVERAGE_DIR=/src/.venvs/coverage
 readonly COVERAGE_ARGS=(--cov=custom_components/powerbus --cov-report=)
 readonly COVERAGE_MINIMUM=95
-readonly FULLY_COVERED=(custom_components/powerbus/config_flow.py)
+readonly FULLY_COVERED=(
+    custom_components/powerbus/config_flow.py
+    custom_components/powerbus/device_flow.py
+    custom_components/powerbus/options_flow.py
+)
 readonly HA_CHROOT_SCRIPT=scripts/ha_chroot.sh
 readonly HA_CHROOT_VENV_SCRIPT=scripts/ha_chroot_venv.sh
 # Home Assistant 2026.10 and later put their own module in place of voluptuous when imported (2026.11

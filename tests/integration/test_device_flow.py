@@ -300,6 +300,27 @@ async def test_a_scan_shows_progress_and_offers_the_new_devices_it_recognised(
     assert states_of_device(hass, entry, "pro380_22091041")
 
 
+async def test_a_device_recognised_but_then_unreadable_is_not_added(
+    hass: HomeAssistant, make_site: SiteFactory
+) -> None:
+    """The meter answers its fingerprint reads, then no read of its values: no_answer.
+
+    The fingerprint reads 0x4000-0x4001 and 0x5002-0x5003; every block of values also
+    touches registers beyond them, which the gateway cannot deliver.
+    """
+    site = await make_site({1: "pro380"})
+    for values in (range(0x4002, 0x4020), range(0x5004, 0x5032), range(0x6000, 0x604B)):
+        site.simulator.faults.add(
+            ExceptionAnswer(code=GATEWAY_TARGET_FAILED, unit_id=1, addresses=values, times=None)
+        )
+    entry = await loaded_link(hass, site)
+
+    result = await configure(hass, await start(hass, entry, "manual"), profile="pro380", unit=1)
+
+    assert_field_error(result, DEVICE, "manual", CONF_UNIT, "no_answer")
+    assert not entry.subentries
+
+
 async def test_a_device_that_stops_answering_before_it_is_picked_is_not_added(
     hass: HomeAssistant, make_site: SiteFactory
 ) -> None:
