@@ -15,32 +15,9 @@ from mqtt_bridge.supervisor import Bridge
 from powerbus import Table, load_profile_file
 from powerbus.simulator.behaviours import simulated_device
 from powerbus.simulator.server import Simulator
+from tests.relay_profile import RELAY_PROFILE
 
 from .conftest import FAST, Devices, Watcher, config, running, settings_of
-
-RELAY_PROFILE = """
-family: test_relay
-manufacturer: Test
-addressing: pdu
-transport: {unit_id: 5}
-limits:
-  readable:
-    - {table: coil, start: 0, end: 7}
-point_sets:
-  relay:
-    - key: relay
-      name: Relay
-      table: coil
-      data_type: bool
-      address: 0
-      group: fast
-      write: {}
-variants:
-  - key: test_relay
-    name: Test relay
-    models: [Relay]
-    point_sets: [relay]
-"""
 
 
 class Requests:

@@ -32,23 +32,10 @@ from powerbus.simulator.behaviours import simulated_device
 from powerbus.simulator.liebert import LiebertUpsBehaviour
 from powerbus.simulator.profile_device import ProfileDevice
 from powerbus.simulator.server import Simulator
+from tests.relay_profile import RELAY_PROFILE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30.0
-RELAY_PROFILE = """
-family: test_relay
-manufacturer: Test
-addressing: pdu
-transport: {unit_id: 5}
-limits:
-  readable:
-    - {table: coil, start: 0, end: 7}
-point_sets:
-  relay:
-    - {key: relay, name: Relay, table: coil, data_type: bool, address: 0, group: fast, write: {}}
-variants:
-  - {key: test_relay, name: Test relay, models: [Relay], point_sets: [relay]}
-"""
 
 
 async def _wait_for(hass: HomeAssistant, condition: Callable[[], Any], what: str) -> Any:

@@ -19,27 +19,11 @@ from powerbus import Table, get_profile
 from powerbus.profile import parse_profile_text
 from powerbus.simulator.behaviours import simulated_device
 from powerbus.simulator.server import Simulator
+from tests.relay_profile import RELAY_PROFILE
 
 from .simulated import Site, device_subentry, link_entry, start_site
 
 SHIPPED = Path(get_profile("pro380").source_file).name
-RELAY_PROFILE = """
-family: test_relay
-manufacturer: Test
-addressing: pdu
-transport: {unit_id: 5}
-limits:
-  readable:
-    - {table: coil, start: 0, end: 7}
-point_sets:
-  relay:
-    - {key: relay, name: Relay, table: coil, data_type: bool, address: 0, group: fast, write: {}}
-variants:
-  - key: test_relay
-    name: Test relay
-    models: [Relay]
-    point_sets: [relay]
-"""
 
 
 @pytest.fixture(autouse=True)
