@@ -23,7 +23,9 @@ from tests.relay_profile import RELAY_PROFILE
 
 from .simulated import Site, device_subentry, link_entry, start_site
 
-SHIPPED = Path(get_profile("pro380").source_file).name
+SHIPPED_PROFILES = (
+    Path(__file__).parents[2] / "custom_components" / "powerbus" / "engine" / "profiles"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +44,11 @@ async def pro380(socket_enabled: None) -> AsyncIterator[Site]:
     await site.simulator.stop()
 
 
+def _shipped_pro380() -> str:
+    """Return the text of the shipped PRO380 family file."""
+    return (SHIPPED_PROFILES / get_profile("pro380").source_file).read_text("utf-8")
+
+
 def _user_copy(hass: HomeAssistant, text: str, name: str) -> Path:
     """Write a profile file into the user's profile folder."""
     folder = Path(hass.config.path(PROFILE_DIRECTORY))
@@ -55,14 +62,7 @@ async def test_a_device_configured_with_a_user_profile_sets_up(
     hass: HomeAssistant, pro380: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A copy of a shipped family under a variant key of its own is used; a broken file is logged."""
-    shipped = (
-        Path(__file__).parents[2]
-        / "custom_components"
-        / "powerbus"
-        / "engine"
-        / "profiles"
-        / SHIPPED
-    ).read_text("utf-8")
+    shipped = _shipped_pro380()
     mine = shipped.replace("  - key: pro380\n", "  - key: my_pro380\n", 1).replace(
         "  - key: pro380_legacy\n", "  - key: my_pro380_legacy\n", 1
     )
@@ -95,14 +95,7 @@ async def test_a_user_file_may_not_take_a_shipped_key(
     hass: HomeAssistant, pro380: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A user file reusing a shipped variant key is left out; the shipped profile stays."""
-    shipped = (
-        Path(__file__).parents[2]
-        / "custom_components"
-        / "powerbus"
-        / "engine"
-        / "profiles"
-        / SHIPPED
-    ).read_text("utf-8")
+    shipped = _shipped_pro380()
     await hass.async_add_executor_job(_user_copy, hass, shipped, "copy.yaml")
     serial = str(pro380.devices[1].get_value("serial_number"))
     entry = link_entry(pro380, device_subentry("pro380", 1, uid=f"pro380_{serial}", serial=serial))
