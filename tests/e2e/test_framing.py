@@ -20,6 +20,7 @@ from powerbus.link import LinkKind, LinkSettings
 from powerbus.models import PointState, Table
 from powerbus.poller import Poller, PollResult
 from powerbus.profile import parse_profile_text
+from tests.modbus_crc import modbus_crc
 
 SEED_QUERY = bytes.fromhex("02 03 00 32 00 03 E5 FA")
 SEED_RESPONSE = bytes.fromhex("02 03 06 01 58 00 FA 00 54 1B 0D")
@@ -39,16 +40,6 @@ variants:
   - {key: oc485_example, name: Example, point_sets: [example]}
 """
 KEYS = ("first", "second", "third")
-
-
-def modbus_crc(frame: bytes) -> bytes:
-    """CRC-16/MODBUS (polynomial 0xA001 reflected, initial 0xFFFF), low byte first."""
-    crc = 0xFFFF
-    for byte in frame:
-        crc ^= byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
-    return crc.to_bytes(2, "little")
 
 
 async def _exchange(serial_pair: tuple[str, str], response: bytes) -> tuple[bytes, PollResult]:

@@ -15,9 +15,10 @@ from powerbus.errors import DecodeError, LinkError, ModbusError, RequestTimeoutE
 from powerbus.link import LinkKind, LinkSettings
 from powerbus.models import BusLimits, PointState, Profile, Table
 from powerbus.poller import Poller
+from tests.modbus_crc import modbus_crc
 
 from .conftest import EXPECTED, POLICY, image, link_to, open_fds, tracebacks
-from .server import FALSIFIED_FRAMES, POISON, UNIT, Framing, HostileServer, Mode, crc16, modes_for
+from .server import FALSIFIED_FRAMES, POISON, UNIT, Framing, HostileServer, Mode, modes_for
 
 SLOW = BusLimits(timeout=2.0)
 """A timeout long enough that waiting it out shows on a stopwatch."""
@@ -190,7 +191,7 @@ async def test_a_serial_port_refusing_parity_names_port_and_setting(
 
 def rtu_frame(body: bytes) -> bytes:
     """Return ``body`` (unit id and PDU) with its CRC."""
-    return body + crc16(body)
+    return body + modbus_crc(body)
 
 
 async def test_a_serial_line_takes_only_the_units_answer(
